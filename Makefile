@@ -1,0 +1,63 @@
+# auraspeak.ops — run `make help` for the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Tests find the collection through the checkout link made by setup.
+export PYTHONPATH := $(CURDIR)/.collections
+
+.PHONY: help setup images demo test lint ruff ansible-lint sanity unit integration molecule bench changelog lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: ## Install everything this project needs (engine, compose, buildx, .venv); idempotent
+	scripts/setup.sh
+
+images: setup ## Build the offline base and service images (playbooks/local-images.yml)
+	ansible-playbook playbooks/local-images.yml
+
+demo: images ## Set up, build the offline images and the example app
+	ansible-playbook playbooks/build.yml -e app_build_context=$(CURDIR)/examples/app
+
+test: setup lint unit sanity images integration molecule ## Everything CI runs
+
+lint: setup ruff ansible-lint ## ruff and ansible-lint
+
+ruff:
+	ruff check .
+	ruff format --check .
+
+ansible-lint:
+	ansible-lint
+
+sanity: setup ## ansible-test sanity on a temporary ansible_collections tree
+	scripts/sanity.sh
+
+unit: setup ## pytest unit tests (pure logic)
+	pytest -q tests/unit
+
+integration: setup images ## pytest integration tests against the real Docker engine
+	pytest -q tests/integration
+
+molecule: setup images ## molecule scenarios (delegated driver, localhost)
+	scripts/molecule.sh
+
+bench: setup images ## benchmarks quoted in README (bench/README.md)
+	bench/run.sh
+
+changelog: setup ## Regenerate CHANGELOG.md from changelogs/fragments
+	antsibull-changelog lint
+	antsibull-changelog generate
+
+lock: ## Re-pin requirements/dev.txt from requirements/dev.in
+	python3 -m venv /tmp/auraspeak-lock && /tmp/auraspeak-lock/bin/pip install -q -r requirements/dev.in
+	{ echo '# Pinned by `make lock` from requirements/dev.in (Python 3.11). Do not edit by hand.'; \
+	  /tmp/auraspeak-lock/bin/pip freeze; } > requirements/dev.txt
+	rm -rf /tmp/auraspeak-lock
+
+clean: ## Remove generated files (not images)
+	rm -rf tests/output .pytest_cache .ruff_cache bench/results

@@ -1,0 +1,23 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options of modules that drive the docker CLI.
+    DOCUMENTATION = r'''
+options:
+  docker_cli:
+    description:
+      - Path to the C(docker) CLI. By default the one found on E(PATH).
+    type: path
+  docker_host:
+    description:
+      - Engine to talk to, as in E(DOCKER_HOST) (for example V(unix:///var/run/docker.sock) or V(ssh://user@host)).
+      - If not set, the E(DOCKER_HOST) environment variable of the managed host is used, and without it the CLI default.
+    type: str
+requirements:
+  - Docker CLI with a reachable Docker Engine (API 1.41 / Engine 20.10 or newer).
+'''
