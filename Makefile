@@ -25,7 +25,8 @@ demo: images ## Set up, build the offline images and the example app
 
 test: setup lint unit sanity images integration molecule ## Everything CI runs
 
-lint: setup ruff ansible-lint ## ruff and ansible-lint
+lint: setup ruff ansible-lint ## ruff, ansible-lint and the changelog fragments
+	antsibull-changelog lint
 
 ruff:
 	ruff check .
@@ -49,9 +50,8 @@ molecule: setup images ## molecule scenarios (delegated driver, localhost)
 bench: setup images ## benchmarks quoted in README (bench/README.md)
 	bench/run.sh
 
-changelog: setup ## Regenerate CHANGELOG.md from changelogs/fragments
-	antsibull-changelog lint
-	antsibull-changelog generate
+changelog: setup ## Check the fragments and regenerate CHANGELOG.md
+	scripts/changelog.sh
 
 lock: ## Re-pin requirements/dev.txt from requirements/dev.in
 	python3 -m venv /tmp/auraspeak-lock && /tmp/auraspeak-lock/bin/pip install -q -r requirements/dev.in

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # Options of modules that drive the docker CLI.
-    DOCUMENTATION = r'''
+    DOCUMENTATION = r"""
 options:
   docker_cli:
     description:
@@ -20,4 +20,4 @@ options:
     type: str
 requirements:
   - Docker CLI with a reachable Docker Engine (API 1.41 / Engine 20.10 or newer).
-'''
+"""

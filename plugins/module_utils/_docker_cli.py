@@ -33,8 +33,7 @@ class DockerCLIError(Exception):
     def as_result(self):
         result = {'msg': self.msg}
         if self.cmd is not None:
-            result.update(cmd=self.cmd, rc=self.rc,
-                          stdout_lines=tail(self.stdout), stderr_lines=tail(self.stderr))
+            result.update(cmd=self.cmd, rc=self.rc, stdout_lines=tail(self.stdout), stderr_lines=tail(self.stderr))
         return result
 
 
@@ -47,8 +46,8 @@ class DockerCLI:
         self.binary = params.get('docker_cli') or module.get_bin_path('docker')
         if not self.binary:
             raise DockerCLIError(
-                'the docker CLI was not found on PATH: install it (Debian: docker.io) '
-                'or set docker_cli to its path')
+                'the docker CLI was not found on PATH: install it (Debian: docker.io) or set docker_cli to its path'
+            )
         self.env = {}
         if params.get('docker_host'):
             self.env['DOCKER_HOST'] = params['docker_host']
@@ -59,8 +58,13 @@ class DockerCLI:
         env.update(extra_env or {})
         rc, out, err = self.module.run_command(cmd, environ_update=env)
         if check and rc != 0:
-            raise DockerCLIError('%s failed (rc=%d): %s' % (' '.join(cmd[:3]), rc, _last_line(err or out)),
-                                 cmd=cmd, rc=rc, stdout=out, stderr=err)
+            raise DockerCLIError(
+                '%s failed (rc=%d): %s' % (' '.join(cmd[:3]), rc, _last_line(err or out)),
+                cmd=cmd,
+                rc=rc,
+                stdout=out,
+                stderr=err,
+            )
         return rc, out, err
 
     def ensure_engine(self):
@@ -69,9 +73,10 @@ class DockerCLI:
         if rc != 0 or not out.strip():
             where = self.env.get('DOCKER_HOST') or 'the default socket (unix:///var/run/docker.sock)'
             raise DockerCLIError(
-                'cannot reach the Docker engine at %s: %s. Start the engine (on this project\'s test '
+                "cannot reach the Docker engine at %s: %s. Start the engine (on this project's test "
                 'machines `make setup` does) or point docker_host at a running one'
-                % (where, _last_line(err) or 'no answer'))
+                % (where, _last_line(err) or 'no answer')
+            )
         return out.strip()
 
     def ensure_buildx(self):
@@ -79,7 +84,8 @@ class DockerCLI:
         if rc != 0:
             raise DockerCLIError(
                 'docker buildx is not available (%s): install the docker-buildx plugin '
-                '(Debian trixie: docker-buildx; `make setup` installs it here)' % _last_line(err or out))
+                '(Debian trixie: docker-buildx; `make setup` installs it here)' % _last_line(err or out)
+            )
         return out.strip()
 
     def inspect_image(self, ref):
@@ -88,8 +94,13 @@ class DockerCLI:
         if rc != 0:
             if 'No such image' in err or 'No such object' in err:
                 return None
-            raise DockerCLIError('docker image inspect %s failed: %s' % (ref, _last_line(err)),
-                                 cmd=[self.binary, 'image', 'inspect', ref], rc=rc, stdout=out, stderr=err)
+            raise DockerCLIError(
+                'docker image inspect %s failed: %s' % (ref, _last_line(err)),
+                cmd=[self.binary, 'image', 'inspect', ref],
+                rc=rc,
+                stdout=out,
+                stderr=err,
+            )
         return json.loads(out)
 
     def image_id(self, ref):

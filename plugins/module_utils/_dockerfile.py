@@ -123,4 +123,5 @@ def _expand(value, variables):
         name = match.group(1) or match.group(2)
         found = variables.get(name)
         return found if found is not None else ''
+
     return _VARIABLE.sub(replace, value)

@@ -29,18 +29,13 @@ class IgnorePattern:
         if self.regex.match(relpath):
             return True
         parts = relpath.split('/')
-        for depth in range(1, len(parts)):
-            if self.regex.match('/'.join(parts[:depth])):
-                return True
-        return False
+        return any(self.regex.match('/'.join(parts[:depth])) for depth in range(1, len(parts)))
 
     def could_match_inside(self, dirpath):
         """False only when no path under dirpath can match (lets the walk prune)."""
         dir_parts = dirpath.split('/')
         shared = min(len(dir_parts), len(self.literal_dirs))
-        if dir_parts[:shared] != self.literal_dirs[:shared]:
-            return False
-        return True
+        return dir_parts[:shared] == self.literal_dirs[:shared]
 
 
 class IgnoreRules:
@@ -122,7 +117,7 @@ def _glob_to_regex(pattern):
             if end == -1:
                 out.append(re.escape(ch))
             else:
-                klass = pattern[i + 1:end]
+                klass = pattern[i + 1 : end]
                 if klass.startswith('^') or klass.startswith('!'):
                     klass = '^' + klass[1:]
                 out.append('[' + klass.replace('\\', '\\\\') + ']')

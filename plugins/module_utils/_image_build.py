@@ -60,13 +60,16 @@ class ImageBuilder:
 
     def _resolve_dockerfile(self):
         if not os.path.isdir(self.context):
-            raise InputError("path '%s' is not a directory: set path to the build context directory"
-                             % self.params['path'])
+            raise InputError(
+                "path '%s' is not a directory: set path to the build context directory" % self.params['path']
+            )
         dockerfile = self.params['dockerfile']
         resolved = dockerfile if os.path.isabs(dockerfile) else os.path.join(self.context, dockerfile)
         if not os.path.isfile(resolved):
-            raise InputError("dockerfile '%s' was not found (looked at %s): set dockerfile to a path "
-                             "relative to path, or to an absolute path" % (dockerfile, resolved))
+            raise InputError(
+                "dockerfile '%s' was not found (looked at %s): set dockerfile to a path "
+                'relative to path, or to an absolute path' % (dockerfile, resolved)
+            )
         return resolved
 
     def _validated_tags(self):
@@ -77,22 +80,25 @@ class ImageBuilder:
             try:
                 split_reference(tag)
             except InvalidReference as exc:
-                raise InputError('tags[%d] is not a valid image reference: %s' % (index, exc))
+                raise InputError('tags[%d] is not a valid image reference: %s' % (index, exc)) from None
         return list(tags)
 
     def _check_target(self):
         target = self.params['target']
         if target and not self.info.has_stage(target):
             names = ', '.join(self.info.stage_names) or 'none (no FROM ... AS <name>)'
-            raise InputError("target '%s' is not a stage of %s: its named stages are %s"
-                             % (target, self.dockerfile, names))
+            raise InputError(
+                "target '%s' is not a stage of %s: its named stages are %s" % (target, self.dockerfile, names)
+            )
 
     def _check_secrets(self):
         for secret in self.params['secrets'] or []:
             src = secret.get('src')
             if src and not os.path.isfile(src):
-                raise InputError("secrets: the file '%s' of secret '%s' does not exist: set src to a "
-                                 "readable file or pass value instead" % (src, secret['id']))
+                raise InputError(
+                    "secrets: the file '%s' of secret '%s' does not exist: set src to a "
+                    'readable file or pass value instead' % (src, secret['id'])
+                )
 
     # -- planning ---------------------------------------------------------
 
@@ -100,8 +106,9 @@ class ImageBuilder:
         rules = ch.load_ignore_rules(self.context, self.dockerfile)
         manifest = ch.context_manifest(self.context, rules)
         bases = {ref: (self.docker.image_id(ref) or 'absent') for ref in self.info.external_refs}
-        components = ch.input_components(manifest, self.dockerfile_text, self.params['target'],
-                                         self.build_args, self.params['labels'], bases)
+        components = ch.input_components(
+            manifest, self.dockerfile_text, self.params['target'], self.build_args, self.params['labels'], bases
+        )
         return manifest, components, ch.combined_hash(components)
 
     def current_state(self):
@@ -133,12 +140,13 @@ class ImageBuilder:
         previous = _labels(primary)
         result = {
             'changed': action != 'none',
-            'action': action,
+            'operation': action,
             'reason': reason,
             'tags': self.tags,
             'input_hash': input_hash,
             'changed_inputs': ch.changed_components(_json_label(previous, LABEL_INPUTS), components)
-            if action == 'build' else [],
+            if action == 'build'
+            else [],
         }
         previous_manifest = ch.decode_manifest(previous.get(LABEL_MANIFEST))
         if action == 'build' and previous_manifest is not None:
@@ -152,9 +160,11 @@ class ImageBuilder:
             image = primary
         else:
             image = self._build(manifest, components, input_hash)
-        result.update(image_id=image['Id'] if image else None,
-                      size=image['Size'] if image else None,
-                      duration=round(time.monotonic() - self.started, 3))
+        result.update(
+            image_id=image['Id'] if image else None,
+            size=image['Size'] if image else None,
+            duration=round(time.monotonic() - self.started, 3),
+        )
         return result
 
     def docker_engine_reachable(self):
@@ -181,10 +191,13 @@ class ImageBuilder:
         return self.docker.inspect_image(image_id)
 
     def _labels(self, manifest, components, input_hash):
-        labels = source_labels(self.context, self.tags[0], self.module.get_bin_path('git'), self.module.run_command) \
-            if self.params['oci_labels'] else {}
+        labels = (
+            source_labels(self.context, self.tags[0], self.module.get_bin_path('git'), self.module.run_command)
+            if self.params['oci_labels']
+            else {}
+        )
         if self.params['oci_labels']:
-            labels[OCI_CREATED] = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+            labels[OCI_CREATED] = datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
         labels.update(self.params['labels'] or {})
         labels[LABEL_INPUT_HASH] = input_hash
         labels[LABEL_INPUTS] = json.dumps(components, sort_keys=True, separators=(',', ':'))
@@ -224,13 +237,18 @@ class ImageBuilder:
         log = (out or '') + '\n' + (err or '')
         step = failed_step(log)
         where = step['step'] or 'before any step ran'
-        raise BuildError('the build of %s failed at %s: %s' % (self.tags[0], where, step['error']),
-                         failed_step=step['step'], dockerfile_line=step['dockerfile_line'],
-                         step_output=step['output'], log_tail=tail(log, 40), cmd=args, rc=rc)
+        raise BuildError(
+            'the build of %s failed at %s: %s' % (self.tags[0], where, step['error']),
+            failed_step=step['step'],
+            dockerfile_line=step['dockerfile_line'],
+            step_output=step['output'],
+            log_tail=tail(log, 40),
+            cmd=args,
+            rc=rc,
+        )
 
     def _diff(self, previous, components, previous_manifest, manifest):
-        before = {'input_hash': previous.get(LABEL_INPUT_HASH),
-                  'inputs': _json_label(previous, LABEL_INPUTS) or {}}
+        before = {'input_hash': previous.get(LABEL_INPUT_HASH), 'inputs': _json_label(previous, LABEL_INPUTS) or {}}
         after = {'input_hash': ch.combined_hash(components), 'inputs': components}
         if previous_manifest is not None:
             paths = ch.changed_files(previous_manifest, manifest)

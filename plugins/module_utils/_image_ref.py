@@ -35,11 +35,12 @@ def split_reference(ref):
     last_slash = ref.rfind('/')
     colon = ref.rfind(':')
     if colon > last_slash:
-        name, tag = ref[:colon], ref[colon + 1:]
+        name, tag = ref[:colon], ref[colon + 1 :]
         if not _TAG.match(tag):
             raise InvalidReference(
                 "%r has an invalid tag %r: use letters, digits, '_', '.', '-' "
-                "(not starting with '.' or '-', at most 128)" % (ref, tag))
+                "(not starting with '.' or '-', at most 128)" % (ref, tag)
+            )
     _check_name(ref, name)
     return name, tag
 
@@ -55,8 +56,9 @@ def _check_name(ref, name):
     for component in components:
         if not _PATH_COMPONENT.match(component):
             raise InvalidReference(
-                "%r: the name part %r is invalid: use lowercase letters and digits, "
-                "separated by '.', '_', '__' or '-'" % (ref, component))
+                '%r: the name part %r is invalid: use lowercase letters and digits, '
+                "separated by '.', '_', '__' or '-'" % (ref, component)
+            )
 
 
 def _looks_like_domain(component):

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: image_build
 short_description: Build a Docker image with BuildKit, only when its inputs changed
 version_added: 0.1.0
@@ -26,6 +26,7 @@ description:
   - A Dockerfile C(# syntax=) line makes BuildKit fetch a frontend image; on hosts without registry
     access leave it out (the built-in frontend supports C(RUN --mount)).
 extends_documentation_fragment:
+  - auraspeak.ops.attributes
   - auraspeak.ops.docker_cli
 options:
   path:
@@ -36,7 +37,8 @@ options:
   dockerfile:
     description:
       - The Dockerfile, relative to O(path) or absolute.
-      - A C(<dockerfile>.dockerignore) file beside it takes precedence over the context's C(.dockerignore), as in BuildKit.
+      - A C(<dockerfile>.dockerignore) file beside it takes precedence over the context's
+        C(.dockerignore), as in BuildKit.
     type: str
     default: Dockerfile
   target:
@@ -86,7 +88,8 @@ options:
     default: false
   cache_from:
     description:
-      - External cache sources, passed to C(--cache-from) as given (for example V(type=registry,ref=registry.example.com/app:cache)).
+      - External cache sources, passed to C(--cache-from) as given
+        (for example V(type=registry,ref=registry.example.com/app:cache)).
     type: list
     elements: str
     default: []
@@ -126,10 +129,10 @@ notes:
   - Base images that are not present locally are recorded as absent; when one later appears
     locally (pulled or built), the next run rebuilds once against it.
 author:
-  - auraspeak.ops contributors
-'''
+  - auraspeak.ops contributors (@auraspeak)
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Build the production stage of the app for release 1.4.0
   auraspeak.ops.image_build:
     path: /srv/src/auraspeak-server
@@ -143,7 +146,7 @@ EXAMPLES = r'''
   register: app_image
 
 # Running the same task again builds nothing:
-# changed=false, action=none, app_image.image_id unchanged.
+# changed=false, operation=none, app_image.image_id unchanged.
 
 - name: Build with an npm token that must not end up in the image
   auraspeak.ops.image_build:
@@ -163,11 +166,13 @@ EXAMPLES = r'''
   check_mode: true
   diff: true
   register: plan
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 image_id:
-  description: Id of the image the primary tag points at after the run (before it, in check mode). Null when none exists yet in check mode.
+  description:
+    - Id of the image the primary tag points at after the run (before it, in check mode).
+    - Null in check mode when no image exists yet.
   returned: success
   type: str
   sample: sha256:5b1a1c3f9d2e4e0c0d1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f
@@ -187,8 +192,10 @@ input_hash:
   returned: success
   type: str
   sample: sha256:0c7d58d1b9b0a6a5e8f5e9d1d1e1bb0e7a4f2d3c8a9b0c1d2e3f405162738495
-action:
-  description: What the run did (or would do in check mode) - V(build), V(tag) (add missing tags to an up-to-date image) or V(none).
+operation:
+  description:
+    - What the run did (or would do in check mode) - V(build), V(tag) (add missing tags to an
+      up-to-date image) or V(none).
   returned: success
   type: str
   sample: build
@@ -198,7 +205,10 @@ reason:
   type: str
   sample: the inputs changed
 changed_inputs:
-  description: Kinds of input whose digest changed since the image was built - V(context), V(dockerfile), V(target), V(build_args), V(labels), V(base_images). Empty unless a build is needed.
+  description:
+    - Kinds of input whose digest changed since the image was built - V(context), V(dockerfile),
+      V(target), V(build_args), V(labels), V(base_images).
+    - Empty unless a build is needed.
   returned: success
   type: list
   elements: str
@@ -236,7 +246,7 @@ log_tail:
   type: list
   elements: str
   sample: ["ERROR: failed to solve: process \"/bin/sh -c node --test\" did not complete successfully: exit code: 1"]
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -258,7 +268,10 @@ def main():
         no_cache=dict(type='bool', default=False),
         cache_from=dict(type='list', elements='str', default=[]),
         secrets=dict(
-            type='list', elements='dict', default=[], no_log=False,
+            type='list',
+            elements='dict',
+            default=[],
+            no_log=False,
             options=dict(
                 id=dict(type='str', required=True),
                 src=dict(type='path'),

@@ -9,6 +9,7 @@ skipped: build the images first with `make images`.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import shutil
@@ -130,7 +131,9 @@ def published_url(container: str, port: int) -> str:
     """http://127.0.0.1:<host port> for a port published with -p 127.0.0.1::PORT."""
     proc = docker("port", container, f"{port}/tcp", check=False)
     if proc.returncode != 0:
-        raise AssertionError(f"{proc.stderr.strip()}\nlogs of {container}:\n{logs(container)}")
+        raise AssertionError(
+            f"{proc.stderr.strip()}\nlogs of {container}:\n{logs(container)}"
+        )
     out = proc.stdout.split()
     host_port = out[0].rsplit(":", 1)[1]
     return f"http://127.0.0.1:{host_port}"
@@ -139,7 +142,7 @@ def published_url(container: str, port: int) -> str:
 def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
     """(status, body) of a GET; HTTP errors are returned, not raised."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.status, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace")
@@ -255,23 +258,28 @@ def start_postgres(
     the first start listens on the Unix socket only."""
     pw_opts = ("-e", f"POSTGRES_PASSWORD={password}") if password is not None else ()
     name = box.start("postgres", *args, opts=(*pw_opts, *opts))
-    wait_until(
-        lambda: docker(
-            "exec", name, "pg_isready", "-h", "127.0.0.1", "-p", "5432", check=False
-        ).returncode
-        == 0,
-        "postgres to accept TCP connections",
-        container=name,
-    )
+    wait_postgres(name)
     return name
+
+
+def wait_postgres(container: str) -> None:
+    """Wait until postgres in the container accepts TCP connections."""
+    wait_until(
+        lambda: (
+            docker(
+                "exec", container, "pg_isready", "-q", "-h", "127.0.0.1", check=False
+            ).returncode
+            == 0
+        ),
+        "postgres to accept TCP connections",
+        container=container,
+    )
 
 
 def psql_local(container: str, sql: str, db: str = "postgres") -> str:
     """Run SQL over the container's Unix socket; unaligned tuples only."""
-    return docker(
-        "exec", container, "psql", "-v", "ON_ERROR_STOP=1", "-X", "-At",
-        "-U", "postgres", "-d", db, "-c", sql,
-    ).stdout.strip()
+    psql = ["psql", "-v", "ON_ERROR_STOP=1", "-X", "-At", "-U", "postgres"]
+    return docker("exec", container, *psql, "-d", db, "-c", sql).stdout.strip()
 
 
 def start_redis(box: Sandbox, *args: str, opts: tuple[str, ...] = ()) -> str:
@@ -310,12 +318,28 @@ def test_image_user_is_nobody(key: str) -> None:
 
 @pytest.mark.parametrize("key", list(IMAGES))
 def test_image_has_no_apt_lists_or_debs(sandbox: Sandbox, key: str) -> None:
+    # Files left in apt's lists (its lock aside) or package cache.
+    find_args = [
+        "/var/lib/apt/lists",
+        "/var/cache/apt",
+        "-type",
+        "f",
+        "(",
+        "-path",
+        "/var/lib/apt/lists/*",
+        "!",
+        "-name",
+        "lock",
+        "-o",
+        "-name",
+        "*.deb",
+        "-o",
+        "-name",
+        "*.bin",
+        ")",
+    ]
     out = sandbox.run(
-        key,
-        "/var/lib/apt/lists", "/var/cache/apt", "-type", "f",
-        "(", "-path", "/var/lib/apt/lists/*", "!", "-name", "lock",
-        "-o", "-name", "*.deb", "-o", "-name", "*.bin", ")",
-        opts=("--user", "0", "--entrypoint", "find"),
+        key, *find_args, opts=("--user", "0", "--entrypoint", "find")
     ).stdout
     assert out.strip() == ""
 
@@ -324,8 +348,16 @@ def test_image_has_no_apt_lists_or_debs(sandbox: Sandbox, key: str) -> None:
 def test_image_has_no_docs_or_man_pages(sandbox: Sandbox, key: str) -> None:
     out = sandbox.run(
         key,
-        "/usr/share/doc", "/usr/share/man", "/usr/share/info", "-type", "f",
-        "!", "-name", "copyright",
+        *[
+            "/usr/share/doc",
+            "/usr/share/man",
+            "/usr/share/info",
+            "-type",
+            "f",
+            "!",
+            "-name",
+            "copyright",
+        ],
         opts=("--user", "0", "--entrypoint", "find"),
     ).stdout
     assert out.strip() == ""
@@ -346,23 +378,44 @@ def test_postgres_scram_over_tcp_with_password_file(
     server = start_postgres(
         sandbox,
         opts=(
-            "--network", net, "--network-alias", "db",
-            "-v", f"{secret}:/run/secrets/pg_password:ro",
-            "-e", "POSTGRES_PASSWORD_FILE=/run/secrets/pg_password",
-            "-e", "POSTGRES_DB=app",
+            "--network",
+            net,
+            "--network-alias",
+            "db",
+            "-v",
+            f"{secret}:/run/secrets/pg_password:ro",
+            "-e",
+            "POSTGRES_PASSWORD_FILE=/run/secrets/pg_password",
+            "-e",
+            "POSTGRES_DB=app",
         ),
         password=None,
     )
-    assert psql_local(
-        server,
-        "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'postgres'",
-    ) == "t"
+    assert (
+        psql_local(
+            server,
+            "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'postgres'",
+        )
+        == "t"
+    )
 
     def client(password: str, sql: str) -> subprocess.CompletedProcess[str]:
         return sandbox.run(
             "postgres",
-            "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
-            "-h", "db", "-U", "postgres", "-d", "app", "-c", sql,
+            *[
+                "psql",
+                "-X",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "db",
+                "-U",
+                "postgres",
+                "-d",
+                "app",
+            ],
+            *("-c", sql),
             opts=("--network", net, "-e", f"PGPASSWORD={password}"),
             check=False,
         )
@@ -388,19 +441,48 @@ def test_postgres_pgbackrest_available(sandbox: Sandbox) -> None:
 
 def test_postgres_keeps_data_across_restart_without_initdb(sandbox: Sandbox) -> None:
     server = start_postgres(sandbox)
-    psql_local(server, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('survived')")
-    docker("restart", "-t", "30", server)
-    wait_until(
-        lambda: docker(
-            "exec", server, "pg_isready", "-h", "127.0.0.1", check=False
-        ).returncode == 0,
-        "postgres to accept connections after restart",
-        container=server,
+    psql_local(
+        server, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('survived')"
     )
+    docker("restart", "-t", "30", server)
+    wait_postgres(server)
     assert psql_local(server, "SELECT v FROM kept") == "survived"
     out = logs(server)
     assert out.count("PostgreSQL init process complete") == 1
     assert "Skipping initialization" in out
+
+
+def test_postgres_runs_init_scripts_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    initdb = tmp_path / "initdb"
+    initdb.mkdir(mode=0o755)
+    insert = (
+        'psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" '
+        "-c \"INSERT INTO init_runs VALUES ('{}')\"\n"
+    )
+    (initdb / "01-schema.sql").write_text("CREATE TABLE init_runs (source text);\n")
+    (initdb / "02-sourced.sh").write_text(insert.format("sourced"))
+    (initdb / "03-executed.sh").write_text(
+        "#!/bin/sh\nset -e\n" + insert.format("executed")
+    )
+    (initdb / "03-executed.sh").chmod(0o755)
+    (initdb / "04-data.sql.gz").write_bytes(
+        gzip.compress(b"INSERT INTO init_runs VALUES ('gzipped');\n")
+    )
+    (initdb / "05-ignored.txt").write_text("not run\n")
+    server = start_postgres(
+        sandbox,
+        opts=(
+            "-e",
+            "POSTGRES_DB=app",
+            "-v",
+            f"{initdb}:/docker-entrypoint-initdb.d:ro",
+        ),
+    )
+    query = "SELECT string_agg(source, ',' ORDER BY source) FROM init_runs"
+    assert psql_local(server, query, db="app") == "executed,gzipped,sourced"
+    docker("restart", "-t", "30", server)
+    wait_postgres(server)
+    assert psql_local(server, query, db="app") == "executed,gzipped,sourced"
 
 
 def test_postgres_read_only_root_filesystem(sandbox: Sandbox) -> None:
@@ -445,12 +527,16 @@ def test_redis_set_get_from_other_container(sandbox: Sandbox) -> None:
     net = sandbox.network()
     start_redis(
         sandbox,
-        "redis-server", "--requirepass", "itest-secret",
+        "redis-server",
+        "--requirepass",
+        "itest-secret",
         opts=("--network", net, "--network-alias", "cache"),
     )
     out = sandbox.run(
         "redis",
-        "sh", "-c", "redis-cli -h cache SET k itest-value && redis-cli -h cache GET k",
+        "sh",
+        "-c",
+        "redis-cli -h cache SET k itest-value && redis-cli -h cache GET k",
         opts=("--network", net, "-e", "REDISCLI_AUTH=itest-secret"),
     ).stdout.split()
     assert out == ["OK", "itest-value"]
@@ -500,7 +586,9 @@ def test_nginx_access_log_goes_to_docker_logs(sandbox: Sandbox) -> None:
 def test_nginx_workers_run_as_nginx_user(sandbox: Sandbox) -> None:
     web = sandbox.start("nginx", opts=("-p", "127.0.0.1::80"))
     wait_http(published_url(web, 80), web, "nginx on port 80")
-    pids = docker("exec", web, "sh", "-c", "ls /proc | grep -E '^[0-9]+$'").stdout.split()
+    pids = docker(
+        "exec", web, "sh", "-c", "ls /proc | grep -E '^[0-9]+$'"
+    ).stdout.split()
     uids = {}
     for pid in pids:
         comm = docker("exec", web, "cat", f"/proc/{pid}/cmdline", check=False).stdout
@@ -526,7 +614,10 @@ def test_promtool_on_path(sandbox: Sandbox) -> None:
 
 def test_prometheus_default_config_is_valid(sandbox: Sandbox) -> None:
     sandbox.run(
-        "prometheus", "check", "config", "/etc/prometheus/prometheus.yml",
+        "prometheus",
+        "check",
+        "config",
+        "/etc/prometheus/prometheus.yml",
         opts=("--entrypoint", "promtool"),
     )
 
@@ -538,7 +629,9 @@ def test_alertmanager_ready(sandbox: Sandbox) -> None:
 
 def test_amtool_checks_default_config(sandbox: Sandbox) -> None:
     out = sandbox.run(
-        "alertmanager", "check-config", "/etc/alertmanager/alertmanager.yml",
+        "alertmanager",
+        "check-config",
+        "/etc/alertmanager/alertmanager.yml",
         opts=("--entrypoint", "amtool"),
     ).stdout
     assert "SUCCESS" in out
@@ -574,7 +667,9 @@ def test_blackbox_exporter_probes_prometheus(sandbox: Sandbox) -> None:
     )
     # Poll until the probe succeeds: prometheus may still be starting.
     wait_http(
-        url, exporter, "probe_success 1",
+        url,
+        exporter,
+        "probe_success 1",
         predicate=lambda body: metric_value(body, "probe_success") == 1,
     )
 
@@ -584,7 +679,8 @@ def test_blackbox_exporter_has_tcp_connect_module(sandbox: Sandbox) -> None:
     url = published_url(exporter, 9115)
     wait_http(url + "/metrics", exporter, "blackbox exporter /metrics")
     body = wait_http(
-        url + "/probe?module=tcp_connect&target=127.0.0.1:9115", exporter,
+        url + "/probe?module=tcp_connect&target=127.0.0.1:9115",
+        exporter,
         "a tcp_connect probe",
         predicate=lambda body: metric_value(body, "probe_success") is not None,
     )
@@ -602,10 +698,19 @@ def test_postgres_exporter_reports_pg_up(sandbox: Sandbox) -> None:
     dsn = f"postgresql://postgres:{password}@db:5432/postgres?sslmode=disable"
     exporter = sandbox.start(
         "postgres-exporter",
-        opts=("--network", net, "-p", "127.0.0.1::9187", "-e", f"DATA_SOURCE_NAME={dsn}"),
+        opts=(
+            "--network",
+            net,
+            "-p",
+            "127.0.0.1::9187",
+            "-e",
+            f"DATA_SOURCE_NAME={dsn}",
+        ),
     )
     wait_http(
-        published_url(exporter, 9187) + "/metrics", exporter, "pg_up 1",
+        published_url(exporter, 9187) + "/metrics",
+        exporter,
+        "pg_up 1",
         predicate=lambda body: metric_value(body, "pg_up") == 1,
     )
 
@@ -613,19 +718,28 @@ def test_postgres_exporter_reports_pg_up(sandbox: Sandbox) -> None:
 def test_redis_exporter_reports_redis_up(sandbox: Sandbox) -> None:
     net = sandbox.network()
     start_redis(
-        sandbox, "--requirepass", "itest-secret",
+        sandbox,
+        "--requirepass",
+        "itest-secret",
         opts=("--network", net, "--network-alias", "cache"),
     )
     exporter = sandbox.start(
         "redis-exporter",
         opts=(
-            "--network", net, "-p", "127.0.0.1::9121",
-            "-e", "REDIS_ADDR=redis://cache:6379",
-            "-e", "REDIS_PASSWORD=itest-secret",
+            "--network",
+            net,
+            "-p",
+            "127.0.0.1::9121",
+            "-e",
+            "REDIS_ADDR=redis://cache:6379",
+            "-e",
+            "REDIS_PASSWORD=itest-secret",
         ),
     )
     wait_http(
-        published_url(exporter, 9121) + "/metrics", exporter, "redis_up 1",
+        published_url(exporter, 9121) + "/metrics",
+        exporter,
+        "redis_up 1",
         predicate=lambda body: metric_value(body, "redis_up") == 1,
     )
 
@@ -633,18 +747,21 @@ def test_redis_exporter_reports_redis_up(sandbox: Sandbox) -> None:
 def test_nginx_exporter_reports_nginx_up(sandbox: Sandbox, tmp_path: Path) -> None:
     status_conf = tmp_path / "status.conf"
     status_conf.write_text(
-        "server {\n"
-        "    listen 8080;\n"
-        "    location = /stub_status { stub_status; }\n"
-        "}\n"
+        "server {\n    listen 8080;\n    location = /stub_status { stub_status; }\n}\n"
     )
     status_conf.chmod(0o644)
     net = sandbox.network()
     web = sandbox.start(
         "nginx",
         opts=(
-            "--network", net, "--network-alias", "web", "-p", "127.0.0.1::8080",
-            "-v", f"{status_conf}:/etc/nginx/conf.d/status.conf:ro",
+            "--network",
+            net,
+            "--network-alias",
+            "web",
+            "-p",
+            "127.0.0.1::8080",
+            "-v",
+            f"{status_conf}:/etc/nginx/conf.d/status.conf:ro",
         ),
     )
     # The exporter gives up at start when stub_status does not answer yet.
@@ -655,7 +772,9 @@ def test_nginx_exporter_reports_nginx_up(sandbox: Sandbox, tmp_path: Path) -> No
         opts=("--network", net, "-p", "127.0.0.1::9113"),
     )
     wait_http(
-        published_url(exporter, 9113) + "/metrics", exporter, "nginx_up 1",
+        published_url(exporter, 9113) + "/metrics",
+        exporter,
+        "nginx_up 1",
         predicate=lambda body: metric_value(body, "nginx_up") == 1,
     )
 
@@ -685,11 +804,16 @@ def test_restic_backup_and_restore_roundtrip(sandbox: Sandbox, tmp_path: Path) -
         "restic", "backup", "/src", opts=(*env, *repo_mount, "-v", f"{src}:/src:ro")
     )
     sandbox.run(
-        "restic", "restore", "latest", "--target", "/out",
+        "restic",
+        "restore",
+        "latest",
+        "--target",
+        "/out",
         opts=(*env, *repo_mount, "-v", f"{restored}:/out"),
     )
     digest = sandbox.run(
-        "restic", "/out/src/data.bin",
+        "restic",
+        "/out/src/data.bin",
         opts=("--entrypoint", "sha256sum", "-v", f"{restored}:/out:ro"),
     ).stdout.split()[0]
     assert digest == hashlib.sha256(payload).hexdigest()

@@ -3,8 +3,9 @@ import os
 
 import pytest
 
-SCRIPT = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'offline_images', 'files',
-                      'debian-mirror.py')
+SCRIPT = os.path.join(
+    os.path.dirname(__file__), '..', '..', '..', 'roles', 'offline_images', 'files', 'debian-mirror.py'
+)
 
 
 @pytest.fixture(scope='module')
@@ -15,7 +16,7 @@ def mirror():
     return module
 
 
-DEB822 = '''\
+DEB822 = """\
 Types: deb
 # a comment line inside the stanza
 URIs: http://mirror.example/debian/
@@ -26,25 +27,39 @@ Types: deb
 URIs: http://security.example/debian-security
 Suites: bookworm-security
 Components: main
-'''
+"""
 
-ONE_LINE = '''\
+ONE_LINE = """\
 # deb http://commented.example/debian bookworm main
 deb-src http://src.example/debian bookworm main
 deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian bookworm main contrib
 deb http://other.example/debian trixie main
-'''
+"""
 
 
-@pytest.mark.parametrize('files, codename, expected', [
-    ([('/etc/apt/sources.list.d/debian.sources', DEB822)], 'bookworm', 'http://mirror.example/debian'),
-    ([('/etc/apt/sources.list', ONE_LINE)], 'bookworm', 'http://one.example/debian'),
-    ([('/etc/apt/sources.list', ONE_LINE)], 'trixie', 'http://other.example/debian'),
-    ([('/etc/apt/sources.list.d/debian.sources', DEB822)], 'bookworm-security',
-     'http://security.example/debian-security'),
-    ([('/etc/apt/sources.list', ONE_LINE)], 'sid', None),
-    ([('/etc/apt/sources.list.d/x.sources', 'Types: deb\nEnabled: no\nURIs: http://off.example\nSuites: bookworm\n')],
-     'bookworm', None),
-])
+@pytest.mark.parametrize(
+    'files, codename, expected',
+    [
+        ([('/etc/apt/sources.list.d/debian.sources', DEB822)], 'bookworm', 'http://mirror.example/debian'),
+        ([('/etc/apt/sources.list', ONE_LINE)], 'bookworm', 'http://one.example/debian'),
+        ([('/etc/apt/sources.list', ONE_LINE)], 'trixie', 'http://other.example/debian'),
+        (
+            [('/etc/apt/sources.list.d/debian.sources', DEB822)],
+            'bookworm-security',
+            'http://security.example/debian-security',
+        ),
+        ([('/etc/apt/sources.list', ONE_LINE)], 'sid', None),
+        (
+            [
+                (
+                    '/etc/apt/sources.list.d/x.sources',
+                    'Types: deb\nEnabled: no\nURIs: http://off.example\nSuites: bookworm\n',
+                )
+            ],
+            'bookworm',
+            None,
+        ),
+    ],
+)
 def test_find_mirror(mirror, files, codename, expected):
     assert mirror.find_mirror(files, codename) == expected

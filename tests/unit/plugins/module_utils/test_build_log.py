@@ -19,9 +19,11 @@ def test_failed_run_step_from_recorded_buildx_output():
 
 
 def test_error_before_any_step_uses_the_final_error_line():
-    log = ('#2 [internal] load .dockerignore\n#2 DONE 0.0s\n'
-           'ERROR: failed to solve: rpc error: code = Unknown desc = failed to create LLB '
-           'definition: target stage nope could not be found\n')
+    log = (
+        '#2 [internal] load .dockerignore\n#2 DONE 0.0s\n'
+        'ERROR: failed to solve: rpc error: code = Unknown desc = failed to create LLB '
+        'definition: target stage nope could not be found\n'
+    )
     step = failed_step(log)
     assert step['step'] is None
     assert step['error'].endswith('target stage nope could not be found')
@@ -29,11 +31,13 @@ def test_error_before_any_step_uses_the_final_error_line():
 
 def test_newer_buildkit_reports_the_dockerfile_line():
     # Shape of BuildKit >= 0.10 output, which adds the Dockerfile excerpt.
-    log = ('#9 [build 3/4] RUN node --test\n#9 0.51 not ok 1 - signs\n'
-           '#9 ERROR: process "/bin/sh -c node --test" did not complete successfully: exit code: 1\n'
-           '------\nDockerfile:21\n--------------------\n  21 | >>> RUN node --test\n'
-           '--------------------\nERROR: failed to solve: process "/bin/sh -c node --test" did not '
-           'complete successfully: exit code: 1\n')
+    log = (
+        '#9 [build 3/4] RUN node --test\n#9 0.51 not ok 1 - signs\n'
+        '#9 ERROR: process "/bin/sh -c node --test" did not complete successfully: exit code: 1\n'
+        '------\nDockerfile:21\n--------------------\n  21 | >>> RUN node --test\n'
+        '--------------------\nERROR: failed to solve: process "/bin/sh -c node --test" did not '
+        'complete successfully: exit code: 1\n'
+    )
     step = failed_step(log)
     assert step['step'] == '[build 3/4] RUN node --test'
     assert step['dockerfile_line'] == 21

@@ -80,11 +80,21 @@ def test_context_digest_ignores_what_the_builder_never_sees(context, change):
 
 
 def test_input_components_change_independently():
-    base = dict(manifest={'a': 'f 644 00'}, dockerfile_text='FROM x', target='production',
-                build_args={'A': '1'}, labels={}, base_images={'x': 'sha256:1'})
+    base = dict(
+        manifest={'a': 'f 644 00'},
+        dockerfile_text='FROM x',
+        target='production',
+        build_args={'A': '1'},
+        labels={},
+        base_images={'x': 'sha256:1'},
+    )
     components = ch.input_components(**base)
-    for key, value in [('target', 'development'), ('build_args', {'A': '2'}),
-                       ('base_images', {'x': 'sha256:2'}), ('dockerfile_text', 'FROM y')]:
+    for key, value in [
+        ('target', 'development'),
+        ('build_args', {'A': '2'}),
+        ('base_images', {'x': 'sha256:2'}),
+        ('dockerfile_text', 'FROM y'),
+    ]:
         changed = ch.input_components(**dict(base, **{key: value}))
         assert ch.changed_components(components, changed) == [key.replace('_text', '')]
     assert ch.changed_components(None, components) == sorted(components)

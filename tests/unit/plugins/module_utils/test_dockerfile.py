@@ -2,7 +2,7 @@ import pytest
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._dockerfile import DockerfileInfo, logical_lines
 
-APP_DOCKERFILE = '''\
+APP_DOCKERFILE = """\
 # comment before the first instruction
 ARG BASE_IMAGE=node:20-bookworm-slim
 ARG TOOLS="tools:1"
@@ -20,7 +20,7 @@ COPY --from=base /app /app
 
 FROM base as Production
 COPY --from=build /app /app
-'''
+"""
 
 
 def test_stages_and_external_images():

@@ -1,14 +1,20 @@
 import pytest
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._source_info import (
-    source_labels, strip_credentials, version_from_tag)
+    source_labels,
+    strip_credentials,
+    version_from_tag,
+)
 
 
-@pytest.mark.parametrize('url, clean', [
-    ('https://user:token@github.com/a/b.git', 'https://github.com/a/b.git'),
-    ('https://github.com/a/b.git', 'https://github.com/a/b.git'),
-    ('git@github.com:a/b.git', 'git@github.com:a/b.git'),
-])
+@pytest.mark.parametrize(
+    'url, clean',
+    [
+        ('https://user:token@github.com/a/b.git', 'https://github.com/a/b.git'),
+        ('https://github.com/a/b.git', 'https://github.com/a/b.git'),
+        ('git@github.com:a/b.git', 'git@github.com:a/b.git'),
+    ],
+)
 def test_strip_credentials(url, clean):
     assert strip_credentials(url) == clean
 
@@ -21,12 +27,17 @@ def test_version_from_tag(tag, version):
 def fake_git(answers):
     def run(cmd):
         return answers.get(tuple(cmd[3:]), (128, '', 'fatal: not a git repository'))
+
     return run
 
 
 def test_labels_from_a_checkout():
-    run = fake_git({('rev-parse', 'HEAD'): (0, 'abc123\n', ''),
-                    ('remote', 'get-url', 'origin'): (0, 'https://u:p@example.com/r.git\n', '')})
+    run = fake_git(
+        {
+            ('rev-parse', 'HEAD'): (0, 'abc123\n', ''),
+            ('remote', 'get-url', 'origin'): (0, 'https://u:p@example.com/r.git\n', ''),
+        }
+    )
     assert source_labels('/ctx', 'app:2.0', '/usr/bin/git', run) == {
         'org.opencontainers.image.version': '2.0',
         'org.opencontainers.image.revision': 'abc123',

@@ -1,0 +1,75 @@
+"""Run the collection's modules and playbooks the way users do, and read the results.
+
+Modules run through the `ansible` CLI and playbooks through `ansible-playbook`,
+both with the json stdout callback, against localhost with the checkout's
+ansible.cfg, so tests exercise exactly what users run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENV = dict(
+    os.environ,
+    ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+    ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+    ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json',
+    ANSIBLE_NOCOLOR='1',
+)
+LOCALHOST = ['-i', 'localhost,', '-c', 'local', '-e', 'ansible_python_interpreter=' + sys.executable]
+
+
+def _bin(name):
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+class Run:
+    """Result of one ansible run: the host's task results and the raw output."""
+
+    def __init__(self, completed):
+        self.rc = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        # With -v and more, ansible prints its own lines before the callback's JSON document.
+        lines = completed.stdout.splitlines()
+        start = lines.index('{') if '{' in lines else 0
+        try:
+            self.data = json.loads('\n'.join(lines[start:]))
+        except ValueError:
+            raise AssertionError(
+                'ansible did not print JSON (rc=%d):\n%s\n%s' % (self.rc, completed.stdout[-3000:], completed.stderr[-3000:])
+            ) from None
+
+    def task_results(self):
+        return [task['hosts']['localhost'] for play in self.data['plays'] for task in play['tasks']]
+
+    @property
+    def result(self):
+        """The result of the last task (the module, for ad-hoc runs)."""
+        return self.task_results()[-1]
+
+    @property
+    def stats(self):
+        return self.data['stats']['localhost']
+
+
+def run_module(module, args, check=False, diff=False, verbosity=0, env=None):
+    cmd = [_bin('ansible'), 'localhost', *LOCALHOST, '-m', module, '-a', json.dumps(args)]
+    cmd += ['--check'] if check else []
+    cmd += ['--diff'] if diff else []
+    cmd += ['-' + 'v' * verbosity] if verbosity else []
+    completed = subprocess.run(cmd, cwd=ROOT, env=dict(ENV, **(env or {})), capture_output=True, text=True, timeout=900)
+    return Run(completed)
+
+
+def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory='inventories/local/hosts.yml'):
+    cmd = [_bin('ansible-playbook'), os.path.join(ROOT, playbook), '-i', os.path.join(ROOT, inventory)]
+    cmd += ['-e', json.dumps(extra_vars)] if extra_vars else []
+    cmd += ['--check'] if check else []
+    cmd += ['--diff'] if diff else []
+    completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=1800)
+    return Run(completed)
