@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._build_log import tail
 
@@ -17,6 +18,10 @@ DOCKER_CLI_ARGUMENT_SPEC = dict(
     docker_cli=dict(type='path'),
     docker_host=dict(type='str', fallback=(lambda: os.environ.get('DOCKER_HOST'),)),
 )
+
+
+# What the CLI prints when no engine answers.
+_ENGINE_DOWN = re.compile(r'Cannot connect to the Docker daemon|error during connect|connection refused', re.IGNORECASE)
 
 
 class DockerCLIError(Exception):
@@ -88,24 +93,49 @@ class DockerCLI:
             )
         return out.strip()
 
-    def inspect_image(self, ref):
-        """The image's inspect data, or None when no local image has that reference."""
-        rc, out, err = self.run(['image', 'inspect', '--format', '{{json .}}', ref], check=False)
-        if rc != 0:
-            if 'No such image' in err or 'No such object' in err:
-                return None
+    def inspect_images(self, refs):
+        """Inspect data of each reference (None when absent), in one CLI call.
+
+        Also the engine check of the fast path: an unreachable engine raises.
+        """
+        refs = list(dict.fromkeys(refs))
+        if not refs:
+            return {}
+        rc, out, err = self.run(['image', 'inspect', '--format', '{{json .}}', *refs], check=False)
+        if rc != 0 and _ENGINE_DOWN.search(err or ''):
+            raise DockerCLIError(self._engine_down_message(err))
+        missing = {ref for ref in refs if missing_in(err, ref)}
+        found = [line for line in out.splitlines() if line.strip()]
+        present = [ref for ref in refs if ref not in missing]
+        if (rc != 0 and not missing) or len(found) != len(present):
             raise DockerCLIError(
-                'docker image inspect %s failed: %s' % (ref, _last_line(err)),
-                cmd=[self.binary, 'image', 'inspect', ref],
+                'docker image inspect failed: %s' % _last_line(err or out),
+                cmd=[self.binary, 'image', 'inspect', *refs],
                 rc=rc,
                 stdout=out,
                 stderr=err,
             )
-        return json.loads(out)
+        result = dict.fromkeys(refs)
+        result.update(zip(present, (json.loads(line) for line in found)))
+        return result
 
-    def image_id(self, ref):
-        data = self.inspect_image(ref)
-        return data['Id'] if data else None
+    def inspect_image(self, ref):
+        """The image's inspect data, or None when no local image has that reference."""
+        return self.inspect_images([ref])[ref]
+
+    def _engine_down_message(self, err):
+        where = self.env.get('DOCKER_HOST') or 'the default socket (unix:///var/run/docker.sock)'
+        return (
+            "cannot reach the Docker engine at %s: %s. Start the engine (on this project's test "
+            'machines `make setup` does) or point docker_host at a running one'
+            % (where, _last_line(err) or 'no answer')
+        )
+
+
+def missing_in(stderr, ref):
+    """True when the CLI's stderr says ref does not exist (formats of CLI 20.10 to 28)."""
+    pattern = r'no such (?:image|object): %s(?:: |$)' % re.escape(ref)
+    return re.search(pattern, stderr or '', re.IGNORECASE | re.MULTILINE) is not None
 
 
 def _last_line(text):

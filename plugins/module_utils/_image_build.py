@@ -102,18 +102,18 @@ class ImageBuilder:
 
     # -- planning ---------------------------------------------------------
 
-    def fingerprint(self):
+    def current_state(self):
+        """Inspect data of each tag and base image (None when absent), in one engine round trip."""
+        return self.docker.inspect_images(self.tags + self.info.external_refs)
+
+    def fingerprint(self, state):
         rules = ch.load_ignore_rules(self.context, self.dockerfile)
         manifest = ch.context_manifest(self.context, rules)
-        bases = {ref: (self.docker.image_id(ref) or 'absent') for ref in self.info.external_refs}
+        bases = {ref: state[ref]['Id'] if state[ref] else 'absent' for ref in self.info.external_refs}
         components = ch.input_components(
             manifest, self.dockerfile_text, self.params['target'], self.build_args, self.params['labels'], bases
         )
         return manifest, components, ch.combined_hash(components)
-
-    def current_state(self):
-        """Inspect data of each tag (None when absent)."""
-        return {tag: self.docker.inspect_image(tag) for tag in self.tags}
 
     def plan(self, state, input_hash):
         primary = state[self.tags[0]]
@@ -132,9 +132,8 @@ class ImageBuilder:
     # -- actions ----------------------------------------------------------
 
     def run(self):
-        self.docker_engine_reachable()
-        manifest, components, input_hash = self.fingerprint()
         state = self.current_state()
+        manifest, components, input_hash = self.fingerprint(state)
         action, reason = self.plan(state, input_hash)
         primary = state[self.tags[0]]
         previous = _labels(primary)
@@ -166,11 +165,6 @@ class ImageBuilder:
             duration=round(time.monotonic() - self.started, 3),
         )
         return result
-
-    def docker_engine_reachable(self):
-        # image inspect doubles as the engine check on the fast path; only
-        # an explicit version call tells "engine down" from "no image".
-        self.docker.ensure_engine()
 
     def _tag(self, image_id, state):
         for tag in self.tags[1:]:

@@ -40,9 +40,8 @@ class Run:
         try:
             self.data = json.loads('\n'.join(lines[start:]))
         except ValueError:
-            raise AssertionError(
-                'ansible did not print JSON (rc=%d):\n%s\n%s' % (self.rc, completed.stdout[-3000:], completed.stderr[-3000:])
-            ) from None
+            output = completed.stdout[-3000:] + '\n' + completed.stderr[-3000:]
+            raise AssertionError('ansible did not print JSON (rc=%d):\n%s' % (self.rc, output)) from None
 
     def task_results(self):
         return [task['hosts']['localhost'] for play in self.data['plays'] for task in play['tasks']]

@@ -216,7 +216,8 @@ def test_force_rebuilds_unchanged_inputs(tiny_context, tags):
 def test_failing_build_returns_the_failing_step(tiny_context, tags):
     ref = tags()
     (tiny_context / 'Dockerfile').write_text(
-        'FROM %s AS build\nRUN echo compiling\nRUN echo "fatal: broken step" >&2 && exit 3\nRUN echo never\n' % DEBIAN_BASE
+        'FROM %s AS build\nRUN echo compiling\n'
+        'RUN echo "fatal: broken step" >&2 && exit 3\nRUN echo never\n' % DEBIAN_BASE
     )
     run = run_module(MODULE, build_args(tiny_context, [ref]))
     result = run.result

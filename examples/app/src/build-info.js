@@ -18,4 +18,4 @@ function readBuildInfo(file = BUILD_INFO_PATH) {
   return { ...DEFAULTS, ...parsed };
 }
 
-module.exports = { readBuildInfo, BUILD_INFO_PATH };
+module.exports = { readBuildInfo };

@@ -52,7 +52,7 @@ function loadConfig(env = process.env, buildInfo = {}) {
   }
 
   const logLevel = env.LOG_LEVEL || 'info';
-  if (!(logLevel in LEVELS)) {
+  if (!Object.hasOwn(LEVELS, logLevel)) {
     problem(errors, 'LOG_LEVEL', `must be one of ${Object.keys(LEVELS).join(', ')} (got "${logLevel}")`);
   }
 
@@ -63,7 +63,8 @@ function loadConfig(env = process.env, buildInfo = {}) {
 
   let jwtSecret = env.JWT_SECRET || '';
   if (!jwtSecret) {
-    problem(missing, 'JWT_SECRET', `is not set: ${JWT_HINT}${isProduction ? '' : ' (using a random secret for this process)'}`);
+    const fallback = isProduction ? '' : ' (using a random secret for this process)';
+    problem(missing, 'JWT_SECRET', `is not set: ${JWT_HINT}${fallback}`);
     jwtSecret = crypto.randomBytes(32).toString('hex');
   } else if (jwtSecret.length < MIN_JWT_SECRET_LENGTH) {
     problem(missing, 'JWT_SECRET', `is shorter than ${MIN_JWT_SECRET_LENGTH} characters: ${JWT_HINT}`);
@@ -111,4 +112,4 @@ function loadConfig(env = process.env, buildInfo = {}) {
   return { config, errors, warnings };
 }
 
-module.exports = { loadConfig, MIN_JWT_SECRET_LENGTH };
+module.exports = { loadConfig };

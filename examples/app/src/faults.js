@@ -15,4 +15,4 @@ async function applyApiFaults({ latencyMs, errorRate }, random = Math.random) {
   if (errorRate > 0 && random() < errorRate) throw new InjectedFault();
 }
 
-module.exports = { applyApiFaults, InjectedFault };
+module.exports = { applyApiFaults };

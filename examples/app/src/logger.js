@@ -1,6 +1,6 @@
 'use strict';
 // One JSON object per line on stdout: {ts, level, msg, ...fields}.
-const { redactText } = require('./redact');
+const { maskUrl } = require('./redact');
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -8,9 +8,8 @@ function serializeError(err) {
   return { type: err.name, message: err.message, code: err.code, stack: err.stack };
 }
 
-function createLogger({ level = 'info', stream = process.stdout, secrets = [] } = {}) {
+function createLogger({ level = 'info', stream = process.stdout } = {}) {
   const threshold = LEVELS[level] ?? LEVELS.info;
-  const knownSecrets = [...secrets];
 
   function write(lvl, msg, fields = {}) {
     if (LEVELS[lvl] < threshold) return;
@@ -18,7 +17,7 @@ function createLogger({ level = 'info', stream = process.stdout, secrets = [] } 
     for (const [key, value] of Object.entries(fields)) {
       entry[key] = value instanceof Error ? serializeError(value) : value;
     }
-    stream.write(redactText(JSON.stringify(entry), knownSecrets) + '\n');
+    stream.write(`${maskUrl(JSON.stringify(entry))}\n`);
   }
 
   return {
@@ -26,8 +25,6 @@ function createLogger({ level = 'info', stream = process.stdout, secrets = [] } 
     info: (msg, fields) => write('info', msg, fields),
     warn: (msg, fields) => write('warn', msg, fields),
     error: (msg, fields) => write('error', msg, fields),
-    // Values added here are replaced by *** wherever they appear in a line.
-    addSecrets: (...values) => knownSecrets.push(...values.filter(Boolean)),
   };
 }
 

@@ -132,4 +132,4 @@ class Registry {
   }
 }
 
-module.exports = { Registry, Counter, Histogram, Gauge, CONTENT_TYPE, escapeLabelValue };
+module.exports = { Registry, Counter, Histogram, Gauge, CONTENT_TYPE };

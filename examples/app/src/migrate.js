@@ -102,7 +102,9 @@ function failure(what, migration, err) {
 
 async function run(args, env, log) {
   const { command, to } = parseArgs(args);
-  if (!env.DATABASE_URL) throw new CliError('DATABASE_URL is not set: set it to postgres://USER:PASSWORD@HOST:5432/DBNAME', EXIT.CONFIG);
+  if (!env.DATABASE_URL) {
+    throw new CliError('DATABASE_URL is not set: set it to postgres://USER:PASSWORD@HOST:5432/DBNAME', EXIT.CONFIG);
+  }
   let target;
   try {
     target = parseDatabaseUrl(env.DATABASE_URL);

@@ -50,10 +50,11 @@ function revertPlan(migrations, appliedVersions, to) {
   return targets.map((version) => {
     const migration = migrations.find((m) => m.version === version);
     if (!migration) {
-      throw new Error(`version ${versionLabel(version)} is applied but this build has no files for it; cannot revert it`);
+      const label = versionLabel(version);
+      throw new Error(`version ${label} is applied but this build has no files for it; cannot revert it`);
     }
     return migration;
   });
 }
 
-module.exports = { MIGRATIONS_DIR, buildMigrations, discoverMigrations, pendingMigrations, revertPlan, versionLabel };
+module.exports = { buildMigrations, discoverMigrations, pendingMigrations, revertPlan, versionLabel };

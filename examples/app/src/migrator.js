@@ -58,4 +58,4 @@ function revertMigration(conn, migration) {
   ));
 }
 
-module.exports = { withMigrationLock, appliedMigrations, applyMigration, revertMigration, LOCK_ID };
+module.exports = { withMigrationLock, appliedMigrations, applyMigration, revertMigration };

@@ -59,4 +59,4 @@ function createNotesStore({ db, redis, logger }) {
   };
 }
 
-module.exports = { createNotesStore, CACHE_KEY, CACHE_TTL_SECONDS, LIST_LIMIT };
+module.exports = { createNotesStore, CACHE_KEY, CACHE_TTL_SECONDS };

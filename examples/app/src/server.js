@@ -1,38 +1,30 @@
 'use strict';
-// Entry point: read config, wire the pieces together, listen, and shut down
+// Entry point: read config, connect the pieces, listen, and shut down
 // gracefully on SIGTERM/SIGINT.
-const http = require('node:http');
 const { loadConfig } = require('./config');
 const { readBuildInfo } = require('./build-info');
 const { createLogger } = require('./logger');
 const { PgPool } = require('./pg/pool');
 const { RedisClient } = require('./redis/client');
 const { createSentry } = require('./sentry');
-const { createAppMetrics } = require('./app-metrics');
-const { createRouter } = require('./router');
-const { createNotesStore } = require('./notes-store');
-const { registerSystemRoutes } = require('./routes/system');
-const { registerAuthRoutes } = require('./routes/auth');
-const { registerNotesRoutes } = require('./routes/notes');
-const { createApp } = require('./app');
+const { createHttpServer } = require('./http-server');
 const { createShutdown } = require('./shutdown');
 
 const EXIT_CONFIG = 78; // EX_CONFIG from sysexits.h
 
-function describeTargets({ database, redis }) {
+// Where the app connects, without passwords.
+function describeTargets({ database, redis, sentry }) {
   return {
     database: database ? `${database.user}@${database.host}:${database.port}/${database.database}` : 'not configured',
     redis: redis ? `${redis.host}:${redis.port}/${redis.db}` : 'not configured',
+    sentry: sentry ? sentry.host : 'not configured',
   };
 }
 
 function main() {
   const startedAt = new Date();
   const { config, errors, warnings } = loadConfig(process.env, readBuildInfo());
-  const logger = createLogger({
-    level: config.logLevel,
-    secrets: [config.database?.password, config.redis?.password, process.env.JWT_SECRET],
-  });
+  const logger = createLogger({ level: config.logLevel });
 
   if (config.faults.crashAtStart) {
     logger.error('FAULT_CRASH_AT_START is set: exiting with status 1');
@@ -52,26 +44,15 @@ function main() {
   const sentry = config.sentry
     ? createSentry({ dsn: config.sentry, release: config.version, environment: config.env, logger })
     : null;
-  const metrics = createAppMetrics({ version: config.version, revision: config.revision, startedAt });
-  const state = { shuttingDown: false, inFlight: 0 };
+  const { server, state } = createHttpServer({ config, logger, db, redis, sentry, startedAt });
 
-  const router = createRouter();
-  registerSystemRoutes(router, { config, state, metrics, db, redis, logger, startedAt });
-  registerAuthRoutes(router, { config });
-  registerNotesRoutes(router, { config, notes: db ? createNotesStore({ db, redis, logger }) : null });
-
-  const server = http.createServer(createApp({ config, logger, router, metrics, sentry, state }));
   server.on('error', (err) => {
     logger.error('server error, exiting with status 1', { error: err });
     process.exit(1);
   });
   server.listen(config.port, () => {
     logger.info('listening', {
-      port: server.address().port,
-      env: config.env,
-      version: config.version,
-      sentry: config.sentry ? config.sentry.host : 'disabled',
-      ...describeTargets(config),
+      port: server.address().port, env: config.env, version: config.version, ...describeTargets(config),
     });
   });
 

@@ -39,10 +39,14 @@ function parseDatabaseUrl(text) {
 const REDIS_EXAMPLE = 'redis://[:password@]host:6379[/db]';
 
 function parseRedisUrl(text) {
-  if (/^rediss:/i.test(text)) throw new Error('uses rediss:// (TLS), which this example client does not support; use redis://');
+  if (/^rediss:/i.test(text)) {
+    throw new Error('uses rediss:// (TLS), which this example client does not support; use redis://');
+  }
   const url = parseUrl(text, ['redis'], REDIS_EXAMPLE);
   const dbText = url.pathname.slice(1) || '0';
-  if (!/^\d+$/.test(dbText)) throw new Error(`has database "${dbText}", which is not a number; expected ${REDIS_EXAMPLE}`);
+  if (!/^\d+$/.test(dbText)) {
+    throw new Error(`has database "${dbText}", which is not a number; expected ${REDIS_EXAMPLE}`);
+  }
   return {
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: parsePort(url, 6379),

@@ -33,7 +33,9 @@ function rowCountFromTag(tag) {
 }
 
 class PgConnection {
-  constructor({ host, port, user, password = '', database, connectTimeoutMs = 5000, applicationName = 'auraspeak-example' }) {
+  constructor({
+    host, port, user, password = '', database, connectTimeoutMs = 5000, applicationName = 'auraspeak-example',
+  }) {
     Object.assign(this, { host, port, user, password, database, connectTimeoutMs, applicationName });
     this.closed = false;
     this.onClose = null; // set by the pool to forget dead connections
@@ -44,7 +46,8 @@ class PgConnection {
   connect() {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.destroy(new Error(`could not connect to PostgreSQL at ${this.host}:${this.port} within ${this.connectTimeoutMs} ms`));
+        const where = `${this.host}:${this.port}`;
+        this.destroy(new Error(`could not connect to PostgreSQL at ${where} within ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
       const finish = (err) => {
         clearTimeout(timer);

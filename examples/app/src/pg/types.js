@@ -2,7 +2,9 @@
 // Converts text-format column values to JavaScript values by type OID.
 // Types not listed stay strings (e.g. numeric, to keep its precision).
 
-const OID = { BOOL: 16, INT8: 20, INT2: 21, INT4: 23, OID: 26, JSON: 114, FLOAT4: 700, FLOAT8: 701, TIMESTAMPTZ: 1184, JSONB: 3802 };
+const OID = {
+  BOOL: 16, INT8: 20, INT2: 21, INT4: 23, OID: 26, JSON: 114, FLOAT4: 700, FLOAT8: 701, TIMESTAMPTZ: 1184, JSONB: 3802,
+};
 
 function parseInt8(text) {
   const n = Number(text);

@@ -66,7 +66,8 @@ class RedisClient {
       this.socket = socket;
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
-        socket.destroy(new Error(`could not connect to Redis at ${this.host}:${this.port} within ${this.connectTimeoutMs} ms`));
+        const where = `${this.host}:${this.port}`;
+        socket.destroy(new Error(`could not connect to Redis at ${where} within ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
 
       socket.on('connect', () => {

@@ -7,14 +7,18 @@ function registerSystemRoutes(router, { config, state, metrics, db, redis, logge
   // Liveness: the process can serve HTTP. Dependencies are not checked here,
   // so a database outage does not get every container restarted.
   router.get('/healthz', async () => {
-    if (config.faults.healthFail) return { status: 503, body: { status: 'failing', reason: 'FAULT_HEALTH_FAIL is set' } };
+    if (config.faults.healthFail) {
+      return { status: 503, body: { status: 'failing', reason: 'FAULT_HEALTH_FAIL is set' } };
+    }
     return { body: { status: 'ok' } };
   });
 
   let lastReady = null;
   router.get('/readyz', async () => {
     if (state.shuttingDown) return { status: 503, body: { status: 'shutting_down' } };
-    if (config.faults.readyFail) return { status: 503, body: { status: 'unavailable', reason: 'FAULT_READY_FAIL is set' } };
+    if (config.faults.readyFail) {
+      return { status: 503, body: { status: 'unavailable', reason: 'FAULT_READY_FAIL is set' } };
+    }
     const { ok, checks } = await checkDependencies({ db, redis });
     // Log changes only: load balancers poll this endpoint every few seconds.
     if (ok !== lastReady) {

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Run the benchmarks whose figures README.md quotes. Results: bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python bench/image_build_rerun.py "$@"
