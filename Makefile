@@ -21,7 +21,7 @@ images: setup ## Build the offline base and service images (playbooks/local-imag
 	ansible-playbook playbooks/local-images.yml
 
 demo: images ## Set up, build the offline images and the example app
-	ansible-playbook playbooks/build.yml -e app_build_context=$(CURDIR)/examples/app
+	ansible-playbook playbooks/build.yml -e app_build_context=$(CURDIR)/examples/app -e app_build_development=true
 
 test: setup lint unit sanity images integration molecule ## Everything CI runs
 
@@ -38,8 +38,9 @@ ansible-lint:
 sanity: setup ## ansible-test sanity on a temporary ansible_collections tree
 	scripts/sanity.sh
 
-unit: setup ## pytest unit tests (pure logic)
+unit: setup ## Unit tests: pytest (pure logic) and the example app's node tests
 	pytest -q tests/unit
+	cd examples/app && node --test --test-reporter=dot
 
 integration: setup images ## pytest integration tests against the real Docker engine
 	pytest -q tests/integration

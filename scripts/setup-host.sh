@@ -98,6 +98,7 @@ ensure_tools() {
     local missing=()
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     command -v git >/dev/null || missing+=(git)
+    command -v node >/dev/null || missing+=(nodejs)  # the example app's unit tests
     [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 

@@ -61,7 +61,8 @@ def run_module(module, args, check=False, diff=False, verbosity=0, env=None):
     cmd += ['--check'] if check else []
     cmd += ['--diff'] if diff else []
     cmd += ['-' + 'v' * verbosity] if verbosity else []
-    completed = subprocess.run(cmd, cwd=ROOT, env=dict(ENV, **(env or {})), capture_output=True, text=True, timeout=900)
+    environment = dict(ENV, **(env or {}))
+    completed = subprocess.run(cmd, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900, check=False)
     return Run(completed)
 
 
@@ -70,5 +71,5 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory='
     cmd += ['-e', json.dumps(extra_vars)] if extra_vars else []
     cmd += ['--check'] if check else []
     cmd += ['--diff'] if diff else []
-    completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=1800)
+    completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=1800, check=False)
     return Run(completed)

@@ -273,8 +273,12 @@ def psql_local(container: str, sql: str, db: str = 'postgres') -> str:
 def start_redis(box: Sandbox, *args: str, opts: tuple[str, ...] = ()) -> str:
     """A redis container, waited for until redis-cli gets any answer."""
     name = box.start('redis', *args, opts=opts)
+
+    def answers():
+        return docker('exec', name, 'redis-cli', 'ping', check=False).stdout.strip()
+
     wait_until(
-        lambda: docker('exec', name, 'redis-cli', 'ping', check=False).stdout.strip(),
+        answers,
         'redis to answer',
         container=name,
     )
@@ -546,7 +550,7 @@ def test_nginx_access_log_goes_to_docker_logs(sandbox: Sandbox) -> None:
     url = published_url(web, 80)
     wait_http(url, web, 'nginx on port 80')
     marker = f'/itest-{uuid.uuid4().hex}'
-    status, _ = http_get(url + marker)
+    status = http_get(url + marker)[0]
     assert status == 404
     wait_until(
         lambda: f'"GET {marker} HTTP/1.1" 404' in logs(web),
