@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, auraspeak.ops contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 # This module is private to the auraspeak.ops collection: its API may change
@@ -49,6 +49,8 @@ class DockerCLI:
         self.module = module
         params = module.params
         self.binary = params.get('docker_cli') or module.get_bin_path('docker')
+        if params.get('docker_cli') and not os.access(self.binary, os.X_OK):
+            raise DockerCLIError("docker_cli '%s' is not an executable file: point it at the docker CLI" % self.binary)
         if not self.binary:
             raise DockerCLIError(
                 'the docker CLI was not found on PATH: install it (Debian: docker.io) or set docker_cli to its path'

@@ -241,6 +241,7 @@ def test_failing_build_returns_the_failing_step(tiny_context, tags):
         ({'tags': ['app:v1 beta']}, "invalid tag 'v1 beta'"),
         ({'docker_host': 'unix:///nonexistent/docker.sock'}, 'cannot reach the Docker engine at unix:///nonexistent'),
         ({'secrets': [{'id': 'x', 'src': '/nonexistent/secret'}]}, "secrets: the file '/nonexistent/secret'"),
+        ({'docker_cli': '/nonexistent/docker'}, "docker_cli '/nonexistent/docker' is not an executable file"),
     ],
 )
 def test_bad_input_gets_a_clear_error_and_changes_nothing(tiny_context, tags, override, message):

@@ -41,6 +41,22 @@ CFG
 printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
     >"$rootfs/etc/apt/apt.conf.d/01-auraspeak-norecommends"
 
+# One way to install packages in every image built on this base: Dockerfiles
+# call `apt-install PACKAGE...` with /var/lib/apt/lists and /var/cache/apt
+# mounted as build caches, so no index or .deb ends up in a layer.
+cat >"$rootfs/usr/local/sbin/apt-install" <<'SCRIPT'
+#!/bin/sh
+# apt-install PACKAGE...: update the indexes, install without recommends,
+# and drop the logs and backups dpkg writes (they would only bloat the layer).
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "$@"
+rm -rf /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log \
+    /var/cache/debconf/*-old /var/lib/dpkg/*-old
+SCRIPT
+chmod 0755 "$rootfs/usr/local/sbin/apt-install"
+
 # Remove what debootstrap leaves behind and what the exclusions cover.
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin \
     "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/* \
