@@ -1,0 +1,311 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to the auraspeak.ops collection: its API may change
+# without notice. It holds the logic of the compose_deploy module: read the
+# wanted state (compose config and hashes) and the live one (containers, ledger),
+# plan, then - outside check mode - carry the plan out under the deploy lock and
+# record the release.
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import time
+
+from ansible_collections.auraspeak.ops.plugins.module_utils import _ledger as ledger
+from ansible_collections.auraspeak.ops.plugins.module_utils._compose_cli import ComposeProject
+from ansible_collections.auraspeak.ops.plugins.module_utils._containers import project_containers
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_lock_check import DeployLockError, held_lock
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_plan import ROLLING, ServiceSpec, plan_services
+from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLI, DockerCLIError
+from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import EdgeUpstream, upstream_name
+from ansible_collections.auraspeak.ops.plugins.module_utils._image_ref import InvalidReference, split_reference
+from ansible_collections.auraspeak.ops.plugins.module_utils._release_retention import prune_images
+from ansible_collections.auraspeak.ops.plugins.module_utils._rollout import DeployFailed, EdgeSwitch, Rollout
+from ansible_collections.auraspeak.ops.plugins.module_utils._secret_mask import mask_config
+
+
+class InputError(Exception):
+    """Bad module input, found before anything changed."""
+
+
+class ComposeDeployer:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.started = time.monotonic()
+        self.name = self.params['project']
+        self.state_dir = os.path.join(self.params['state_dir'], self.name)
+        self.docker = DockerCLI(module)
+        self.ledger = ledger.ReleaseLedger(os.path.join(self.state_dir, 'releases.json'))
+        self._check_version_string()
+
+    def _check_version_string(self):
+        try:
+            split_reference('release:' + self.params['version'])
+        except InvalidReference:
+            raise InputError(
+                "version '%s' is not a valid release: use letters, digits, '_', '.', '-' "
+                "(not starting with '.' or '-', at most 128), as in an image tag" % self.params['version']
+            ) from None
+
+    # -- reading the wanted and the live state -------------------------------
+
+    def _project(self, files):
+        project_dir = self.params['project_dir'] or os.path.dirname(os.path.abspath(files[0]))
+        return ComposeProject(self.docker, self.name, files, project_dir, self.params['env_files'])
+
+    def _services(self, config):
+        """ServiceSpec per service of the project, with the options' strategies."""
+        options = {s['name']: s for s in self.params['services']}
+        known = sorted(config.get('services') or {})
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise InputError(
+                'services: %s %s not in the compose project %s, which has %s: fix the name or the compose files'
+                % (
+                    ', '.join("'%s'" % u for u in unknown),
+                    'is' if len(unknown) == 1 else 'are',
+                    self.name,
+                    ', '.join(known),
+                )
+            )
+        return options, known
+
+    def _replicas(self, service_config, name):
+        deploy = service_config.get('deploy') or {}
+        replicas = deploy.get('replicas', service_config.get('scale', 1))
+        if replicas is None:
+            replicas = 1
+        if int(replicas) < 1:
+            raise InputError('service %s has %s replicas: a deployed service needs at least 1' % (name, replicas))
+        return int(replicas)
+
+    def _specs(self, config, hashes, image_ids):
+        options, known = self._services(config)
+        specs = []
+        for name in known:
+            service_config = config['services'][name]
+            option = options.get(name, {})
+            strategy = option.get('strategy') or 'recreate'
+            if strategy == ROLLING:
+                self._check_rolling(name, service_config, option)
+            specs.append(
+                ServiceSpec(
+                    name,
+                    strategy,
+                    self._replicas(service_config, name),
+                    hashes.get(name),
+                    image_ids.get(name),
+                    port=option.get('port'),
+                    upstream=option.get('upstream') or upstream_name(self.name, name),
+                )
+            )
+        return specs
+
+    def _check_rolling(self, name, service_config, option):
+        if service_config.get('container_name'):
+            raise InputError(
+                'service %s sets container_name: a rolling deploy runs old and new containers side by side, '
+                'which needs the names Compose numbers; remove container_name' % name
+            )
+        if self.params['edge'] and not option.get('port'):
+            raise InputError(
+                'services: %s is rolling behind the edge: set its port (the container port to send traffic to)' % name
+            )
+
+    def _image_ids(self, config):
+        refs = {name: svc.get('image') for name, svc in (config.get('services') or {}).items() if svc.get('image')}
+        for name, ref in refs.items():
+            try:
+                split_reference(ref)
+            except InvalidReference as exc:
+                raise InputError('service %s: image %s' % (name, exc)) from None
+        found = self.docker.inspect_images(refs.values())
+        return {name: (found[ref] or {}).get('Id') for name, ref in refs.items()}, refs
+
+    # -- the module's run ------------------------------------------------------
+
+    def run(self):
+        files, cleanup = self._compose_files()
+        try:
+            return self._run(self._project(files))
+        finally:
+            cleanup()
+
+    def _run(self, project):
+        project.ensure_version()
+        config = project.config()
+        hashes = project.config_hashes(config)
+        image_ids, image_refs = self._image_ids(config)
+        missing = sorted(name for name, image_id in image_ids.items() if image_id is None)
+        if missing and self.params['pull'] == 'never':
+            raise InputError(
+                'images not on the host: %s; build or load them first, or set pull=missing'
+                % ', '.join('%s (%s)' % (image_refs[m], m) for m in missing)
+            )
+        if missing and not self.module.check_mode:
+            project.pull(missing)
+            image_ids, image_refs = self._image_ids(config)
+        specs = self._specs(config, hashes, image_ids)
+        self._check_migration(specs)
+        containers = project_containers(self.docker, self.name)
+        plans = plan_services(specs, containers)
+        edge = self._edge(specs)
+        data = self.ledger.read()
+        current = ledger.current(data)
+        config_hash = _release_hash(hashes, image_ids)
+        record = (
+            current is None or current['version'] != self.params['version'] or current['config_hash'] != config_hash
+        )
+        live = {s.name: plans[s.name].keep for s in specs if s.strategy == ROLLING}
+        edge_drift = bool(edge) and not any(p.changes for p in plans.values()) and not edge.is_current(live)
+        masked = mask_config(config, self.params['secret_env_patterns'])
+        result = {
+            'version': self.params['version'],
+            'previous_version': current['version'] if current else None,
+            'plan': {name: plan.as_dict() for name, plan in plans.items()},
+            'changed': record or edge_drift or any(p.changes for p in plans.values()),
+        }
+        if self.module._diff:
+            result['diff'] = {'before': self._last_config(), 'after': masked}
+        if self.module.check_mode:
+            result['durations'] = {'total': round(time.monotonic() - self.started, 2)}
+            return result
+        with held_lock(self.state_dir, self.params['lock_holder'], self.params['lock_stale_after'], self.module.warn):
+            result.update(self._deploy(project, plans, edge, record, config_hash, image_ids, image_refs, masked))
+        result['durations']['total'] = round(time.monotonic() - self.started, 2)
+        return result
+
+    def _deploy(self, project, plans, edge, record, config_hash, image_ids, image_refs, masked):
+        release_id = None
+        if record:
+            release_id = self._start_release(config_hash, image_ids, image_refs)
+        rollout = Rollout(self.docker, project, edge, self._rollout_settings())
+        try:
+            live = rollout.run(plans)
+        except DeployFailed as exc:
+            if release_id:
+                self._finish(release_id, 'failed', exc.reason)
+            exc.details.update(actions=rollout.actions, durations=rollout.durations, release_id=release_id)
+            raise
+        except BaseException as exc:
+            if release_id:
+                self._finish(release_id, 'failed', 'unexpected error: %s' % exc)
+            raise
+        if release_id:
+            self._finish(release_id, 'active', None)
+        self._save_last_config(masked)
+        pruned = prune_images(self.docker, self.ledger.read(), self.params['keep_releases'], self.module.warn)
+        return {
+            'release_id': release_id,
+            'actions': rollout.actions,
+            'durations': dict(rollout.durations),
+            'containers': {name: [c.name for c in items] for name, items in live.items()},
+            'pruned_images': pruned,
+            'changed': bool(record or rollout.actions or (edge and edge.changed) or pruned),
+        }
+
+    def _start_release(self, config_hash, image_ids, image_refs):
+        with self.ledger.transaction() as data:
+            interrupted = ledger.mark_interrupted(data, ledger.utc_now())
+            if interrupted:
+                self.module.warn('releases %s of %s were interrupted before they finished' % (interrupted, self.name))
+            return ledger.start_release(
+                data,
+                version=self.params['version'],
+                images={name: {'ref': image_refs[name], 'id': image_ids[name]} for name in image_refs},
+                config_hash=config_hash,
+                deployed_by=self.params['deployed_by'] or '%s@%s' % (getpass.getuser(), socket.gethostname()),
+                now=ledger.utc_now(),
+                kind=self.params['kind'],
+            )
+
+    def _finish(self, release_id, status, reason):
+        with self.ledger.transaction() as data:
+            ledger.finish_release(data, release_id, status=status, now=ledger.utc_now(), reason=reason)
+
+    def _rollout_settings(self):
+        return {
+            'health_timeout': self.params['health_timeout'],
+            'drain_timeout': self.params['drain_timeout'],
+            'migrate': self.params['migrate'],
+        }
+
+    def _check_migration(self, specs):
+        migrate = self.params['migrate']
+        if migrate and migrate['service'] not in {s.name for s in specs}:
+            raise InputError("migrate.service '%s' is not a service of project %s" % (migrate['service'], self.name))
+
+    def _edge(self, specs):
+        edge = self.params['edge']
+        if not edge:
+            return None
+        upstream = EdgeUpstream(self.docker, edge['container'], edge['upstream_dir'], self.name)
+        return EdgeSwitch(upstream, self.name, specs, edge['upstream_directives'], edge['server_options'])
+
+    # -- files -------------------------------------------------------------------
+
+    def _compose_files(self):
+        """The compose files to use, and a cleanup function for any temporary one."""
+        if self.params['files']:
+            for path in self.params['files']:
+                if not os.path.isfile(path):
+                    raise InputError("files: '%s' does not exist on the host: render or copy it first" % path)
+            return self.params['files'], lambda: None
+        text = json.dumps(self.params['definition'], indent=2, sort_keys=True)
+        if self.module.check_mode:
+            handle, path = tempfile.mkstemp(prefix='compose-', suffix='.json')
+            with os.fdopen(handle, 'w') as out:
+                out.write(text)
+            return [path], lambda: os.unlink(path)
+        os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
+        path = os.path.join(self.state_dir, 'compose.json')
+        _write_private(path, text)
+        return [path], lambda: None
+
+    def _last_config(self):
+        try:
+            with open(os.path.join(self.state_dir, 'last-config.json'), encoding='utf-8') as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return {}
+
+    def _save_last_config(self, masked):
+        os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
+        _write_private(os.path.join(self.state_dir, 'last-config.json'), json.dumps(masked, indent=2, sort_keys=True))
+
+
+def _release_hash(hashes, image_ids):
+    text = json.dumps({'config': hashes, 'images': image_ids}, sort_keys=True)
+    return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def _write_private(path, text):
+    handle, temp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(path))
+    with os.fdopen(handle, 'w', encoding='utf-8') as out:
+        out.write(text)
+    os.chmod(temp, 0o600)
+    os.replace(temp, path)
+
+
+def run_compose_deploy(module):
+    """Entry point used by the module: returns (failed, result)."""
+    try:
+        return False, ComposeDeployer(module).run()
+    except (InputError, DeployLockError) as exc:
+        return True, {'msg': str(exc), 'changed': False}
+    except DockerCLIError as exc:
+        return True, exc.as_result()
+    except DeployFailed as exc:
+        result = {'msg': exc.reason, 'changed': True}
+        result.update(exc.details)
+        return True, result
+    except ledger.LedgerError as exc:
+        return True, {'msg': str(exc)}

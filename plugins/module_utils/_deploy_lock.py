@@ -1,0 +1,321 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to the auraspeak.ops collection: its API may change
+# without notice. It holds the logic of the deploy_lock module: the lock file
+# <state_dir>/<project>/deploy.lock that lets one deploy of a project run at a
+# time, a pure decide() and the file operations that carry it out.
+#
+# The lock file is JSON {holder, controller: {host, pid}, acquired_at, host,
+# pid}. Every change happens under an flock of <lock>.guard (created 0600 and
+# never removed: removing an flock file lets two processes lock different
+# files): read, decide, check the file still holds what was read, then create
+# it with O_CREAT|O_EXCL, replace it with os.replace of a temporary file, or
+# unlink it. Check mode takes no flock and writes nothing.
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import tempfile
+import time
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._ledger import (
+    DEFAULT_STATE_DIR,
+    ensure_dir,
+    fsync_dir,
+    parse_time,
+    project_file,
+    utc_now,
+)
+
+LOCK_NAME = 'deploy.lock'
+FORCE_HINT = 'force=true (the playbooks expose deploy_lock_force=true)'
+
+
+class LockError(Exception):
+    """The lock file cannot be read or written; the message says what to do."""
+
+
+def lock_path(params):
+    """The lock path from the module options path, or state_dir and project."""
+    if params.get('path'):
+        return os.path.abspath(params['path'])
+    return os.path.abspath(project_file(params.get('state_dir') or DEFAULT_STATE_DIR, params['project'], LOCK_NAME))
+
+
+def read_lock(path):
+    """What the lock file holds: None when there is none, else {'raw', 'lock', 'mtime'}.
+
+    'lock' is the parsed content, or {'holder': None, 'unreadable': True} when the file is not
+    a lock deploy_lock wrote (empty, damaged): such a lock is held by nobody known, goes stale
+    by its modification time, and force=true removes it.
+    """
+    try:
+        with open(path, 'rb') as handle:
+            raw = handle.read()
+            mtime = os.fstat(handle.fileno()).st_mtime
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LockError(
+            'cannot read the deploy lock %s: %s. Run as a user that can read it (become: true)'
+            % (path, exc.strerror or exc)
+        ) from None
+    try:
+        lock = json.loads(raw.decode('utf-8'))
+    except ValueError:
+        lock = None
+    if not isinstance(lock, dict) or not isinstance(lock.get('holder'), str):
+        lock = {'holder': None, 'unreadable': True}
+    return {'raw': raw, 'lock': lock, 'mtime': mtime}
+
+
+def lock_age(observed, now):
+    """Whole seconds since the lock was acquired (its file's mtime when acquired_at is unusable)."""
+    acquired = parse_time(observed['lock'].get('acquired_at'))
+    if acquired is None:
+        acquired = observed['mtime']
+    return max(int(now - acquired), 0)
+
+
+def describe(lock):
+    """Who holds a lock, for messages."""
+    if lock.get('unreadable'):
+        return 'an unreadable lock file (not written by deploy_lock, or damaged)'
+    controller = lock.get('controller') or {}
+    return "'%s' (controller %s, pid %s; target host %s)" % (
+        lock['holder'],
+        controller.get('host') or 'unknown',
+        controller.get('pid') or 'unknown',
+        lock.get('host') or 'unknown',
+    )
+
+
+def decide(lock, age, *, path, state, holder, stale_after, force=False, takeover=None):
+    """What to do with the lock file, from what it holds (None: no lock) and its age in seconds.
+
+    Returns {'action': 'create'|'replace'|'remove'|'none'|'refuse', 'took_over', 'previous_holder',
+    'warning', 'msg'}; pure, so the module and the tests share it.
+    """
+    decision = {'action': 'none', 'took_over': False, 'previous_holder': None, 'warning': None, 'msg': None}
+    if lock is None:
+        decision['action'] = 'create' if state == 'acquired' else 'none'
+        return decision
+    if lock.get('holder') == holder:
+        decision['action'] = 'none' if state == 'acquired' else 'remove'
+        return decision
+    who = describe(lock)
+    since = '%s (%d s ago)' % (lock.get('acquired_at') or 'an unknown time', age)
+    if state == 'released':
+        if force:
+            decision.update(
+                action='remove',
+                previous_holder=lock.get('holder'),
+                warning='force=true: released the deploy lock %s held by %s since %s' % (path, who, since),
+            )
+        else:
+            decision.update(
+                action='refuse',
+                msg='the deploy lock %s is held by %s since %s, not by %r: left in place. Release it from the run '
+                'that holds it, or if that run died with %s' % (path, who, since, holder, FORCE_HINT),
+            )
+        return decision
+    if force:
+        reason = 'force=true: took over the deploy lock %s from %s, held since %s' % (path, who, since)
+    elif takeover is not None and lock.get('holder') == takeover:
+        reason = 'took over the deploy lock %s from %s, held since %s: takeover named that holder' % (path, who, since)
+    elif age > stale_after:
+        reason = 'took over the stale deploy lock %s from %s, held since %s: older than stale_after=%d s' % (
+            path,
+            who,
+            since,
+            stale_after,
+        )
+    else:
+        decision.update(
+            action='refuse',
+            msg='the deploy lock %s is held by %s since %s: wait for it to finish, or if that run died take over '
+            'with %s; it goes stale after %d s' % (path, who, since, FORCE_HINT, stale_after),
+        )
+        return decision
+    decision.update(action='replace', took_over=True, previous_holder=lock.get('holder'), warning=reason)
+    return decision
+
+
+def lock_problem(path, holder):
+    """None when holder holds the lock at path, else why not (for compose_deploy's check)."""
+    observed = read_lock(path)
+    if observed is None:
+        return 'no deploy lock at %s: acquire it first with auraspeak.ops.deploy_lock (holder %r)' % (path, holder)
+    if observed['lock'].get('holder') != holder:
+        return 'the deploy lock %s is held by %s, not by %r: another deploy runs' % (
+            path,
+            describe(observed['lock']),
+            holder,
+        )
+    return None
+
+
+# -- file operations, all under the guard -------------------------------------------
+
+
+@contextlib.contextmanager
+def guard(path):
+    """Exclusive flock of <path>.guard for the time of one decision and its write."""
+    fd = os.open(path + '.guard', os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # also releases the flock
+
+
+def _unchanged(path, expected_raw):
+    observed = read_lock(path)
+    current = observed['raw'] if observed else None
+    if current != expected_raw:
+        raise LockError(
+            'the deploy lock %s changed while this run held %s.guard: something writes it without the guard. '
+            'Run again' % (path, path)
+        )
+
+
+def _write(fd, content):
+    data = (json.dumps(content, sort_keys=True, indent=2) + '\n').encode('utf-8')
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def create_lock(path, content):
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise LockError('the deploy lock %s appeared while this run held its guard: run again' % path) from None
+    try:
+        _write(fd, content)
+        os.fchmod(fd, 0o600)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(os.path.dirname(path))
+
+
+def replace_lock(path, expected_raw, content):
+    fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.deploy.lock.', suffix='.tmp')
+    try:
+        _write(fd, content)
+        os.fsync(fd)
+        os.close(fd)
+        _unchanged(path, expected_raw)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    fsync_dir(os.path.dirname(path))
+
+
+def remove_lock(path, expected_raw):
+    _unchanged(path, expected_raw)
+    os.unlink(path)
+    fsync_dir(os.path.dirname(path))
+
+
+# -- the module ---------------------------------------------------------------------
+
+
+class DeployLock:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.path = lock_path(self.params)
+        self.holder = self.params['holder']
+        if not self.holder or not self.holder.strip():
+            raise ValueError('holder is empty: set it to what identifies this run, e.g. "alice@controller:run-<uuid>"')
+        if self.params['stale_after'] < 0:
+            raise ValueError(
+                'stale_after %d is negative: set it to the seconds after which a lock counts as abandoned '
+                '(default 1800)' % self.params['stale_after']
+            )
+
+    def new_content(self):
+        controller = self.params.get('controller') or {}
+        return {
+            'holder': self.holder,
+            'controller': {'host': controller.get('host'), 'pid': controller.get('pid')},
+            'acquired_at': utc_now(),
+            'host': socket.gethostname(),
+            'pid': os.getpid(),
+        }
+
+    def _guard(self):
+        directory = os.path.dirname(self.path)
+        if self.module.check_mode:
+            return contextlib.nullcontext()
+        if self.params['state'] == 'acquired':
+            ensure_dir(directory)
+        elif not os.path.isdir(directory):
+            return contextlib.nullcontext()  # no directory, so no lock to release
+        return guard(self.path)
+
+    def run(self):
+        """Returns (failed, result)."""
+        state = self.params['state']
+        result = {'changed': False, 'path': self.path, 'holder': self.holder, 'took_over': False}
+        with self._guard():
+            observed = read_lock(self.path)
+            lock = observed['lock'] if observed else None
+            age = lock_age(observed, time.time()) if observed else None
+            decision = decide(
+                lock,
+                age,
+                path=self.path,
+                state=state,
+                holder=self.holder,
+                stale_after=self.params['stale_after'],
+                force=self.params['force'],
+                takeover=self.params.get('takeover'),
+            )
+            action = decision['action']
+            if action == 'refuse':
+                result.update(msg=decision['msg'], held_by=lock, age=age)
+                return True, result
+            after = self.new_content() if action in ('create', 'replace') else lock if action == 'none' else None
+            if not self.module.check_mode:
+                if action == 'create':
+                    create_lock(self.path, after)
+                elif action == 'replace':
+                    replace_lock(self.path, observed['raw'], after)
+                elif action == 'remove':
+                    remove_lock(self.path, observed['raw'])
+        if decision['warning']:
+            self.module.warn(decision['warning'])
+        result.update(changed=action != 'none', took_over=decision['took_over'])
+        result['acquired_at'] = (after if state == 'acquired' else lock or {}).get('acquired_at')
+        if decision['previous_holder'] is not None or decision['took_over']:
+            result['previous_holder'] = decision['previous_holder']
+        if self.module._diff:
+            result['diff'] = {'before': lock or {}, 'after': after or {}}
+        return False, result
+
+
+def run_deploy_lock(module):
+    """Entry point used by the module: returns (failed, result)."""
+    try:
+        return DeployLock(module).run()
+    except (ValueError, LockError) as exc:
+        return True, {'msg': str(exc), 'changed': False}
+    except OSError as exc:
+        where = exc.filename or module.params.get('path') or module.params.get('state_dir')
+        return True, {
+            'msg': 'cannot write the deploy lock at %s: %s. Run as a user that can write there (become: true)'
+            % (where, exc.strerror or exc),
+            'changed': False,
+        }

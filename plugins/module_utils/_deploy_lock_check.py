@@ -1,0 +1,71 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to the auraspeak.ops collection: its API may change
+# without notice. compose_deploy's side of the deploy lock: check that the run
+# that calls it holds the lock, or - when called without a holder - hold the
+# lock itself for as long as it changes anything.
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_lock import (
+    LOCK_NAME,
+    create_lock,
+    decide,
+    guard,
+    lock_age,
+    lock_problem,
+    read_lock,
+    remove_lock,
+)
+from ansible_collections.auraspeak.ops.plugins.module_utils._ledger import ensure_dir, utc_now
+
+
+class DeployLockError(Exception):
+    """Another run holds the deploy lock."""
+
+
+@contextlib.contextmanager
+def held_lock(state_dir, holder, stale_after, warn):
+    """Run the body while the project's deploy lock is held by this deploy."""
+    path = os.path.join(state_dir, LOCK_NAME)
+    if holder:
+        problem = lock_problem(path, holder)
+        if problem:
+            raise DeployLockError(problem)
+        yield
+        return
+    own = 'compose_deploy@%s:pid-%d' % (socket.gethostname(), os.getpid())
+    ensure_dir(state_dir)
+    with guard(path):
+        observed = read_lock(path)
+        lock = observed['lock'] if observed else None
+        age = lock_age(observed, time.time()) if observed else None
+        decision = decide(lock, age, path=path, state='acquired', holder=own, stale_after=stale_after)
+        if decision['action'] == 'refuse':
+            raise DeployLockError(decision['msg'])
+        if decision['warning']:
+            warn(decision['warning'])
+        if observed:
+            remove_lock(path, observed['raw'])  # a stale lock, taken over
+        content = {
+            'holder': own,
+            'controller': {},
+            'acquired_at': utc_now(),
+            'host': socket.gethostname(),
+            'pid': os.getpid(),
+        }
+        create_lock(path, content)
+    try:
+        yield
+    finally:
+        with guard(path):
+            observed = read_lock(path)
+            if observed and observed['lock'].get('holder') == own:
+                remove_lock(path, observed['raw'])

@@ -1,0 +1,128 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to the auraspeak.ops collection: its API may change
+# without notice. It keeps the edge's nginx upstreams in step with the live
+# containers: render the upstream file, validate it with `nginx -t` inside the
+# edge container, put the old file back when validation fails, and reload
+# nginx gracefully when it passes (see docs/deploy.md for the contract).
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
+
+DEFAULT_SERVER_OPTIONS = 'max_fails=1 fail_timeout=5s'
+
+
+def upstream_name(project, service):
+    return re.sub(r'[^A-Za-z0-9_]', '_', '%s_%s' % (project, service))
+
+
+def render_upstreams(project, blocks, directives=(), server_options=DEFAULT_SERVER_OPTIONS, keepalive=32):
+    """The text of <project>.conf: one upstream block per (name, [container names], port)."""
+    lines = [
+        '# Managed by auraspeak.ops.compose_deploy for project %s: the live containers.' % project,
+        '# Rewritten on every deploy; edits are lost.',
+    ]
+    for name, servers, port in blocks:
+        lines.append('upstream %s {' % name)
+        lines.extend('    %s;' % directive for directive in directives)
+        lines.extend('    server %s:%d %s;' % (server, port, server_options) for server in sorted(servers))
+        if not servers:
+            # nginx needs one server per upstream; this one never takes traffic.
+            lines.append('    server 127.0.0.1:9 down;  # no live container')
+        if keepalive:
+            lines.append('    keepalive %d;' % keepalive)
+        lines.append('}')
+    return '\n'.join(lines) + '\n'
+
+
+def placeholder_path(upstream_dir, name):
+    """Where the edge role keeps a stand-in upstream until the first deploy (docs/deploy.md)."""
+    return os.path.join(upstream_dir, '%s.placeholder.conf' % name)
+
+
+class EdgeUpstream:
+    """The upstream file of one project and the edge container that reads it."""
+
+    def __init__(self, docker, container, upstream_dir, project):
+        self.docker = docker
+        self.container = container
+        self.upstream_dir = upstream_dir
+        self.path = os.path.join(upstream_dir, '%s.conf' % project)
+
+    def current_text(self):
+        try:
+            with open(self.path, encoding='utf-8') as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+
+    def edge_running(self):
+        rc, out, _err = self.docker.run(
+            ['container', 'inspect', '--format', '{{.State.Running}}', self.container], check=False
+        )
+        return rc == 0 and out.strip() == 'true'
+
+    def apply(self, text, upstream_names):
+        """Install text if it differs; returns (changed, reloaded). Raises DockerCLIError when nginx rejects it."""
+        previous = self.current_text()
+        stale_placeholders = [
+            p for p in (placeholder_path(self.upstream_dir, n) for n in upstream_names) if os.path.exists(p)
+        ]
+        if previous == text and not stale_placeholders:
+            return False, False
+        os.makedirs(self.upstream_dir, mode=0o755, exist_ok=True)
+        placeholders = {p: _read(p) for p in stale_placeholders}
+        _atomic_write(self.path, text)
+        for path in stale_placeholders:
+            os.unlink(path)
+        if not self.edge_running():
+            return True, False
+        rc, out, err = self.docker.run(['exec', self.container, 'nginx', '-t'], check=False)
+        if rc != 0:
+            self._restore(previous, placeholders)
+            raise DockerCLIError(
+                'nginx in %s rejected the new upstreams, the previous file is back in place: %s'
+                % (self.container, (err or out).strip()),
+                cmd=['docker', 'exec', self.container, 'nginx', '-t'],
+                rc=rc,
+                stdout=out,
+                stderr=err,
+            )
+        self.docker.run(['exec', self.container, 'nginx', '-s', 'reload'])
+        return True, True
+
+    def _restore(self, previous, placeholders):
+        if previous is None:
+            os.unlink(self.path)
+        else:
+            _atomic_write(self.path, previous)
+        for path, text in placeholders.items():
+            _atomic_write(path, text)
+
+
+def _read(path):
+    with open(path, encoding='utf-8') as handle:
+        return handle.read()
+
+
+def _atomic_write(path, text):
+    directory = os.path.dirname(path)
+    handle, temp = tempfile.mkstemp(prefix='.upstream-', dir=directory)
+    try:
+        with os.fdopen(handle, 'w', encoding='utf-8') as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise

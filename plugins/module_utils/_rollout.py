@@ -1,0 +1,198 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to the auraspeak.ops collection: its API may change
+# without notice. It carries out a deploy plan: recreate the stateful services
+# through Compose, run the migration, and roll the stateless ones - new
+# containers beside the old, health gate, edge switch, drain, graceful stop.
+# Whatever fails before the switch leaves the old containers serving.
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._build_log import tail
+from ansible_collections.auraspeak.ops.plugins.module_utils._containers import (
+    failure_details,
+    project_containers,
+    wait_until_healthy,
+)
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_plan import ROLLING
+from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
+from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import render_upstreams
+
+
+class DeployFailed(Exception):
+    """The release could not go live; the previous one still serves."""
+
+    def __init__(self, reason, **details):
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+class Rollout:
+    def __init__(self, docker, project, edge, settings, sleep=time.sleep):
+        self.docker = docker
+        self.project = project
+        self.edge = edge  # an EdgeSwitch, or None when no edge fronts the services
+        self.settings = settings  # health_timeout, drain_timeout, migrate
+        self.sleep = sleep
+        self.actions = {}
+        self.durations = {}
+
+    def run(self, plans):
+        recreate = [p for p in plans.values() if p.spec.strategy != ROLLING and p.changes]
+        rolling = [p for p in plans.values() if p.spec.strategy == ROLLING and p.changes]
+        if recreate:
+            self._timed('recreate', self._recreate, recreate)
+        if self._migration_needed(plans):
+            self._timed('migrate', self._migrate)
+        live = {p.spec.name: list(p.keep) for p in plans.values() if p.spec.strategy == ROLLING}
+        for plan in rolling:
+            self._timed('rolling:' + plan.spec.name, self._roll, plan, live)
+        if self.edge and not rolling:
+            self.edge.switch(live)
+        return live
+
+    def _timed(self, name, function, *args):
+        started = time.monotonic()
+        try:
+            return function(*args)
+        finally:
+            self.durations[name] = round(time.monotonic() - started, 2)
+
+    # -- stateful services ---------------------------------------------------
+
+    def _recreate(self, plans):
+        names = [p.spec.name for p in plans]
+        try:
+            self.project.up(names, wait_timeout=self.settings['health_timeout'])
+        except DockerCLIError as exc:
+            containers = [c for c in project_containers(self.docker, self.project.name) if c.service in names]
+            broken = [c for c in containers if not c.running or c.health not in (None, 'healthy')]
+            raise DeployFailed(
+                'services %s did not come up healthy: %s' % (', '.join(names), _last_line(exc.stderr or exc.msg)),
+                failed_containers=failure_details(self.docker, broken),
+            ) from None
+        for name in names:
+            self.actions[name] = 'recreated'
+
+    # -- migration -----------------------------------------------------------
+
+    def _migration_needed(self, plans):
+        migrate = self.settings.get('migrate')
+        return bool(migrate) and plans[migrate['service']].changes
+
+    def _migrate(self):
+        migrate = self.settings['migrate']
+        rc, out, err = self.project.run_once(migrate['service'], migrate['command'])
+        if rc != 0:
+            raise DeployFailed(
+                'the migration (%s) failed with exit code %d; nothing was switched'
+                % (' '.join(migrate['command']), rc),
+                migration_output=tail((out or '') + (err or ''), 40),
+            )
+        self.actions['migration'] = tail(out, 5)
+
+    # -- stateless services ---------------------------------------------------
+
+    def _roll(self, plan, live):
+        service = plan.spec.name
+        stopped = [c for c in plan.remove if not c.running]
+        running_old = [c for c in plan.remove if c.running]
+        if stopped:
+            self._remove(stopped)
+        new = self._start_new(plan) if plan.add else []
+        if new:
+            self._gate(plan, new)
+        live[service] = list(plan.keep) + new
+        if self.edge:
+            try:
+                self.edge.switch(live)
+            except DockerCLIError as exc:
+                self._remove(new)
+                raise DeployFailed(exc.msg) from None
+        if running_old:
+            if self.edge:
+                self.sleep(self.settings['drain_timeout'])
+            self._stop_and_remove(running_old)
+        self.actions[service] = {
+            'started': [c.name for c in new],
+            'stopped': [c.name for c in running_old],
+            'removed': [c.name for c in stopped],
+        }
+
+    def _start_new(self, plan):
+        service = plan.spec.name
+        before = {c.id for c in project_containers(self.docker, self.project.name) if c.service == service}
+        running = len([c for c in plan.keep + plan.remove if c.running])
+        self.project.up([service], scale={service: running + plan.add}, no_recreate=True)
+        return [
+            c for c in project_containers(self.docker, self.project.name) if c.service == service and c.id not in before
+        ]
+
+    def _gate(self, plan, new):
+        """The health gate: new containers must be healthy in time, or they go and the old ones stay."""
+        missing = [c.name for c in new if not c.has_healthcheck]
+        if missing:
+            self._remove(new)
+            raise DeployFailed(
+                'service %s has no health check (%s): a rolling deploy needs one to know when new '
+                'containers can take traffic; add a healthcheck to the service or a HEALTHCHECK to '
+                'its image' % (plan.spec.name, ', '.join(missing))
+            )
+        result = wait_until_healthy(self.docker, [c.id for c in new], self.settings['health_timeout'])
+        if result.failed:
+            details = failure_details(self.docker, result.failed)
+            self._remove(new)
+            raise DeployFailed(
+                'new %s containers were %s; they were removed and the previous release keeps serving'
+                % (plan.spec.name, result.reason),
+                failed_containers=details,
+            )
+
+    def _stop_and_remove(self, containers):
+        ids = [c.id for c in containers]
+        # docker stop sends each container's stop signal and waits its
+        # stop_grace_period (Compose sets both on the container).
+        self.docker.run(['container', 'stop', *ids])
+        self.docker.run(['container', 'rm', *ids])
+
+    def _remove(self, containers):
+        if containers:
+            self.docker.run(['container', 'rm', '--force', *[c.id for c in containers]], check=False)
+
+
+class EdgeSwitch:
+    """Points the edge at the live containers of every rolling service."""
+
+    def __init__(self, upstream, project, specs, directives, server_options):
+        self.upstream = upstream
+        self.project = project
+        self.specs = {s.name: s for s in specs if s.strategy == ROLLING}
+        self.directives = directives
+        self.server_options = server_options
+        self.changed = False
+
+    def blocks(self, live):
+        return [
+            (spec.upstream, [c.name for c in live.get(name, [])], spec.port)
+            for name, spec in sorted(self.specs.items())
+        ]
+
+    def render(self, live):
+        return render_upstreams(self.project, self.blocks(live), self.directives, self.server_options)
+
+    def is_current(self, live):
+        return self.upstream.current_text() == self.render(live)
+
+    def switch(self, live):
+        changed, _reloaded = self.upstream.apply(self.render(live), [s.upstream for s in self.specs.values()])
+        self.changed = self.changed or changed
+
+
+def _last_line(text):
+    lines = tail(text, 1)
+    return lines[0] if lines else ''

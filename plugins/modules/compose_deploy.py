@@ -1,0 +1,351 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compose_deploy
+short_description: Bring a Docker Compose project to a release with zero-downtime rolling updates
+version_added: 0.1.0
+description:
+  - Brings a compose project to the requested release and records it in a release ledger on the host.
+  - Plans from what the engine reports - the config hash Compose computes for each service
+    (C(docker compose config --hash), no side effects) against the C(com.docker.compose.config-hash)
+    label and image id of each container. Check mode returns that plan and changes nothing.
+  - C(recreate) services (stateful ones such as PostgreSQL and Redis) go through C(docker compose up --wait).
+  - C(rolling) services (stateless ones behind the edge) get new containers beside the old ones; each
+    must become healthy (Docker health status) within O(health_timeout). Then the edge's nginx
+    upstream file is rewritten to name only the new containers, validated with C(nginx -t) and reloaded
+    gracefully; after O(drain_timeout) the old containers are stopped with their stop signal and
+    C(stop_grace_period), and removed. The replica count is kept.
+  - The health gate is the automatic rollback on failed health checks - when a new container is not
+    healthy in time, the new containers are removed, the old release keeps serving (the edge never
+    pointed at the new ones), the release is recorded as V(failed), and the module fails with the
+    health log and last log lines.
+  - A migration (O(migrate)) runs once, in a one-off container of the new release, after the stateful
+    services and before any new container takes traffic; if it fails, nothing is switched.
+  - The ledger (C(<state_dir>/<project>/releases.json), read with M(auraspeak.ops.release_info)) records
+    version, image ids, config hash, timestamps, status and who deployed; it is written atomically under a lock.
+  - Images of releases beyond O(keep_releases) are removed; an image a retained release or any container
+    uses is never removed.
+  - Uses the C(docker) CLI and its Compose v2 plugin for everything, inspection included, so the managed
+    host needs no Python library and every C(DOCKER_HOST) form (including C(ssh://)) works.
+extends_documentation_fragment:
+  - auraspeak.ops.attributes
+  - auraspeak.ops.docker_cli
+options:
+  project:
+    description: Compose project name. Also names the state directory and the edge upstream file.
+    type: str
+    required: true
+  files:
+    description:
+      - Compose files on the managed host, applied in order (later files override earlier ones), for
+        example the application's own C(docker-compose.prod.yaml) followed by an override with this
+        collection's settings.
+      - Mutually exclusive with O(definition).
+    type: list
+    elements: path
+  definition:
+    description:
+      - The compose project as data, written to C(<state_dir>/<project>/compose.json) (mode 0600).
+      - Mutually exclusive with O(files).
+    type: dict
+  project_dir:
+    description: Project directory, for relative paths in the compose files. By default the directory of the first file.
+    type: path
+  env_files:
+    description: Files of variables for interpolation in the compose files (C(docker compose --env-file)).
+    type: list
+    elements: path
+    default: []
+  version:
+    description: The release being deployed, recorded in the ledger. Same characters as an image tag.
+    type: str
+    required: true
+  kind:
+    description: Recorded in the ledger - a normal deploy or a rollback to an earlier release.
+    type: str
+    choices: [deploy, rollback]
+    default: deploy
+  services:
+    description:
+      - Strategy per service. Services not listed are V(recreate).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Service name in the compose project.
+        type: str
+        required: true
+      strategy:
+        description:
+          - V(rolling) - new containers beside the old, health gate, edge switch, drain. For stateless
+            services; needs a health check and no C(container_name).
+          - V(recreate) - C(docker compose up --wait). For stateful services.
+        type: str
+        choices: [rolling, recreate]
+        default: recreate
+      port:
+        description: Container port the edge sends traffic to. Required for rolling services when O(edge) is set.
+        type: int
+      upstream:
+        description: nginx upstream name. Default C(<project>_<service>), non-alphanumerics as C(_).
+        type: str
+  health_timeout:
+    description: Seconds new containers have to become healthy.
+    type: int
+    default: 120
+  drain_timeout:
+    description: Seconds between switching the edge to the new containers and stopping the old ones.
+    type: int
+    default: 10
+  keep_releases:
+    description: How many releases keep their images for rollback.
+    type: int
+    default: 5
+  state_dir:
+    description: Directory of the per-project state (ledger, lock, last deployed config).
+    type: path
+    default: /var/lib/auraspeak
+  pull:
+    description:
+      - V(missing) pulls images that are not on the host; V(never) fails instead (offline hosts).
+    type: str
+    choices: [missing, never]
+    default: missing
+  migrate:
+    description: A command to run once in a one-off container of the new release before traffic switches.
+    type: dict
+    suboptions:
+      service:
+        description: Service whose new image and settings the one-off container uses.
+        type: str
+        required: true
+      command:
+        description: The command, as a list.
+        type: list
+        elements: str
+        required: true
+  edge:
+    description: The nginx edge in front of the rolling services (see the collection's docs/deploy.md).
+    type: dict
+    suboptions:
+      container:
+        description: Name of the edge's nginx container.
+        type: str
+        required: true
+      upstream_dir:
+        description: Host directory the edge includes upstream files from; this module owns C(<project>.conf) in it.
+        type: path
+        required: true
+      upstream_directives:
+        description:
+          - Directives at the top of each upstream block, for example V(least_conn) or V(ip_hash).
+        type: list
+        elements: str
+        default: [least_conn]
+      server_options:
+        description: Parameters of each C(server) line.
+        type: str
+        default: max_fails=1 fail_timeout=5s
+  lock_holder:
+    description:
+      - The holder that acquired the deploy lock with M(auraspeak.ops.deploy_lock); the module fails if
+        someone else holds it.
+      - Without it the module takes the lock itself for the duration of its run.
+    type: str
+  lock_stale_after:
+    description: Seconds after which a lock taken by another run counts as stale (only when O(lock_holder) is not set).
+    type: int
+    default: 1800
+  deployed_by:
+    description: Who deploys, for the ledger. By default the remote user and host.
+    type: str
+  secret_env_patterns:
+    description:
+      - Extra regular expressions of environment variable names whose values are masked in diff mode and
+        in the saved configuration (names containing PASS, SECRET, TOKEN, KEY, DSN, CREDENTIAL, PRIVATE,
+        AUTH, COOKIE or SESSION, and passwords in URLs, always are).
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    details: Returns the plan per service; starts, stops and writes nothing.
+  diff_mode:
+    support: full
+    details: The compose configuration last deployed and the new one, secrets masked.
+  idempotent:
+    support: full
+    details: A project already at the release reports no change and touches no container.
+notes:
+  - Compose v2.18 or newer. Never uses C(docker compose up --dry-run).
+author:
+  - auraspeak.ops contributors (@auraspeak)
+"""
+
+EXAMPLES = r"""
+- name: Deploy release 1.4.0 with rolling app replicas behind the edge
+  auraspeak.ops.compose_deploy:
+    project: auraspeak
+    files:
+      - /etc/auraspeak/auraspeak/compose.yaml
+    version: 1.4.0
+    services:
+      - {name: app, strategy: rolling, port: 3000}
+      - {name: postgres, strategy: recreate}
+      - {name: redis, strategy: recreate}
+    migrate:
+      service: app
+      command: [node, src/migrate.js, up]
+    edge:
+      container: auraspeak-edge
+      upstream_dir: /etc/auraspeak/edge/upstreams
+  register: deploy
+
+# Running it again: changed=false, every service's plan action is "none".
+
+- name: What would a deploy of 1.5.0 do?
+  auraspeak.ops.compose_deploy:
+    project: auraspeak
+    files: [/etc/auraspeak/auraspeak/compose.yaml]
+    version: 1.5.0
+    services: [{name: app, strategy: rolling, port: 3000}]
+  check_mode: true
+  diff: true
+  register: plan
+"""
+
+RETURN = r"""
+version:
+  description: The release requested.
+  returned: always
+  type: str
+  sample: 1.4.0
+previous_version:
+  description: The release that was active before (null on a first deploy).
+  returned: always
+  type: str
+  sample: 1.3.2
+plan:
+  description:
+    - Per service - strategy, action (V(none), V(create), V(update), V(scale)), reason, replicas, the
+      containers kept and removed, how many are added.
+  returned: always
+  type: dict
+  sample: {app: {strategy: rolling, action: update, reason: the image changed, replicas: 2,
+                 keep: [], add: 2, remove: [auraspeak-app-1, auraspeak-app-2]}}
+actions:
+  description: What was done per service (containers started, stopped, removed), and the migration's last output lines.
+  returned: when not in check mode
+  type: dict
+  sample: {app: {started: [auraspeak-app-3, auraspeak-app-4], stopped: [auraspeak-app-1, auraspeak-app-2], removed: []}}
+containers:
+  description: The live containers of each rolling service after the run.
+  returned: success, when not in check mode
+  type: dict
+  sample: {app: [auraspeak-app-3, auraspeak-app-4]}
+durations:
+  description: Seconds per phase (recreate, migrate, rolling:<service>) and in total.
+  returned: always
+  type: dict
+  sample: {recreate: 3.1, migrate: 1.2, 'rolling:app': 17.9, total: 24.0}
+release_id:
+  description: Id of the ledger entry written (null when the release was already recorded).
+  returned: when not in check mode
+  type: int
+  sample: 7
+pruned_images:
+  description: Image references removed because their releases fell out of O(keep_releases).
+  returned: success, when not in check mode
+  type: list
+  elements: str
+  sample: [auraspeak/server:1.2.0]
+failed_containers:
+  description:
+    - The new containers that failed the health gate - status, health, last health check outputs, last log lines.
+  returned: when the health gate fails
+  type: list
+  elements: dict
+  sample: [{container: auraspeak-app-3, status: running, health: unhealthy,
+            health_log: ['{"status":"failing"}'], log_tail: ['{"level":"error","msg":"..."}']}]
+migration_output:
+  description: Last lines the failed migration printed.
+  returned: when the migration fails
+  type: list
+  elements: str
+  sample: ['migration 0004 failed (SQLSTATE 42P07); it was rolled back']
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._compose_deploy import run_compose_deploy
+from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DOCKER_CLI_ARGUMENT_SPEC
+
+
+def main():
+    argument_spec = dict(
+        project=dict(type='str', required=True),
+        files=dict(type='list', elements='path'),
+        definition=dict(type='dict'),
+        project_dir=dict(type='path'),
+        env_files=dict(type='list', elements='path', default=[]),
+        version=dict(type='str', required=True),
+        kind=dict(type='str', choices=['deploy', 'rollback'], default='deploy'),
+        services=dict(
+            type='list',
+            elements='dict',
+            default=[],
+            options=dict(
+                name=dict(type='str', required=True),
+                strategy=dict(type='str', choices=['rolling', 'recreate'], default='recreate'),
+                port=dict(type='int'),
+                upstream=dict(type='str'),
+            ),
+        ),
+        health_timeout=dict(type='int', default=120),
+        drain_timeout=dict(type='int', default=10),
+        keep_releases=dict(type='int', default=5),
+        state_dir=dict(type='path', default='/var/lib/auraspeak'),
+        pull=dict(type='str', choices=['missing', 'never'], default='missing'),
+        migrate=dict(
+            type='dict',
+            options=dict(
+                service=dict(type='str', required=True),
+                command=dict(type='list', elements='str', required=True),
+            ),
+        ),
+        edge=dict(
+            type='dict',
+            options=dict(
+                container=dict(type='str', required=True),
+                upstream_dir=dict(type='path', required=True),
+                upstream_directives=dict(type='list', elements='str', default=['least_conn']),
+                server_options=dict(type='str', default='max_fails=1 fail_timeout=5s'),
+            ),
+        ),
+        lock_holder=dict(type='str'),
+        lock_stale_after=dict(type='int', default=1800),
+        deployed_by=dict(type='str'),
+        secret_env_patterns=dict(type='list', elements='str', default=[], no_log=False),
+    )
+    argument_spec.update(DOCKER_CLI_ARGUMENT_SPEC)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[('files', 'definition')],
+        required_one_of=[('files', 'definition')],
+        supports_check_mode=True,
+    )
+    failed, result = run_compose_deploy(module)
+    if failed:
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
