@@ -1,0 +1,434 @@
+"""The docker_host role, run with ansible-playbook the way users run it.
+
+Managed mode writes a daemon.json under a temporary directory (never
+/etc/docker/daemon.json) with the engine restart off. The tests that need an
+engine to load what the role wrote start their own throwaway dockerd with that
+file as its --config-file: its own data root, exec root, socket and containerd
+namespace, in network and mount namespaces of its own (a dockerd started with
+--bridge=none deletes any interface named docker0 it sees, which in the host's
+namespace is the machine engine's bridge). The machine's engine is never
+stopped, restarted or reconfigured; a guard checks docker0 is still there
+afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+from ansible_runner import run_playbook
+
+PLAYBOOK = """---
+- name: Run the docker_host role
+  hosts: localhost
+  gather_facts: false
+  environment: "{{ itest_environment | default({}) }}"
+  roles:
+    - role: auraspeak.ops.docker_host
+  tasks:
+    - name: Show the report
+      ansible.builtin.debug:
+        var: docker_host_report
+"""
+
+MANAGED_KEYS = {'live-restore', 'log-driver', 'log-opts', 'no-new-privileges', 'userland-proxy'}
+PRODUCTION = {
+    'live-restore': True,
+    'log-driver': 'json-file',
+    'log-opts': {'max-file': '3', 'max-size': '10m'},
+    'no-new-privileges': True,
+    'userland-proxy': False,
+}
+BASE_IMAGE = 'auraspeak-offline/debian:bookworm'
+
+
+@pytest.fixture(scope='module')
+def playbook(tmp_path_factory):
+    path = tmp_path_factory.mktemp('docker-host') / 'docker-host.yml'
+    path.write_text(PLAYBOOK, encoding='utf-8')
+    return str(path)
+
+
+def managed(path, **more):
+    """Extra vars of the managed mode on a daemon.json at path, without engine restart."""
+    return {
+        'docker_host_manage_daemon': 'true',
+        'docker_host_daemon_json_path': str(path),
+        'docker_host_restart_engine': False,
+        **more,
+    }
+
+
+def report(run):
+    for play in run.data['plays']:
+        for task in play['tasks']:
+            if task['task']['name'] == 'Show the report':
+                return task['hosts']['localhost']['docker_host_report']
+    raise AssertionError('no report in the output:\n' + run.stdout[-3000:])
+
+
+def failure(run):
+    """The message of the task that failed."""
+    assert run.rc != 0, 'the run did not fail'
+    failed = [r for r in run.task_results() if r.get('failed') and not r.get('skipped')]
+    assert failed, 'no failed task in the output:\n' + run.stdout[-3000:]
+    return failed[-1].get('msg', '')
+
+
+def read_bytes(path):
+    """Content of a file, None when there is none."""
+    if not os.path.exists(path):
+        return None
+    with open(path, 'rb') as handle:
+        return handle.read()
+
+
+def files_in(directory):
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_managed_mode_check_apply_check_apply(tmp_path, playbook):
+    path = tmp_path / 'daemon.json'
+    original = {
+        'labels': ['io.auraspeak.itest=kept'],
+        'max-concurrent-downloads': 2,
+        'live-restore': False,
+        'log-opts': {'max-size': '1m', 'mode': 'non-blocking'},
+    }
+    path.write_text(json.dumps(original), encoding='utf-8')
+    original_bytes = path.read_bytes()
+    extra_vars = managed(path)
+
+    predicted = run_playbook(playbook, extra_vars, check=True)
+    assert predicted.rc == 0, predicted.stdout[-3000:]
+    assert predicted.stats['changed'] >= 1
+    assert path.read_bytes() == original_bytes
+    assert files_in(tmp_path) == ['daemon.json']
+    assert set(report(predicted)['changes']) == MANAGED_KEYS
+
+    applied = run_playbook(playbook, extra_vars)
+    assert applied.rc == 0, applied.stdout[-3000:]
+    assert applied.stats['changed'] == 1
+    written = json.loads(path.read_text(encoding='utf-8'))
+    # Unmanaged keys kept, managed keys replaced as a whole (log-opts included).
+    assert written == {'labels': ['io.auraspeak.itest=kept'], 'max-concurrent-downloads': 2, **PRODUCTION}
+    result = report(applied)
+    assert result['mode'] == 'manage'
+    assert result['changes']['live-restore'] == {'before': False, 'after': True}
+    assert 'pending' in result['restart']
+    backup = result['backup_file']
+    assert os.path.dirname(backup) == str(tmp_path)
+    with open(backup, 'rb') as handle:
+        assert handle.read() == original_bytes
+    written_bytes = path.read_bytes()
+
+    check_again = run_playbook(playbook, extra_vars, check=True)
+    assert check_again.rc == 0
+    assert check_again.stats['changed'] == 0
+    assert report(check_again)['changes'] == {}
+
+    again = run_playbook(playbook, extra_vars)
+    assert again.rc == 0
+    assert again.stats['changed'] == 0
+    assert path.read_bytes() == written_bytes
+    assert len(files_in(tmp_path)) == 2  # the file and one backup
+
+
+def test_same_settings_laid_out_differently_are_left_alone(tmp_path, playbook):
+    path = tmp_path / 'daemon.json'
+    # Same settings as the role writes, in another key order and on one line.
+    path.write_text(json.dumps(dict(reversed(list({'debug': False, **PRODUCTION}.items())))), encoding='utf-8')
+    before = path.read_bytes()
+    run = run_playbook(playbook, managed(path))
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.stats['changed'] == 0
+    assert path.read_bytes() == before
+
+
+def test_check_mode_creates_nothing(tmp_path, playbook):
+    path = tmp_path / 'etc-docker' / 'daemon.json'
+    run = run_playbook(playbook, managed(path), check=True)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.stats['changed'] >= 1
+    assert report(run)['daemon_json'] == PRODUCTION
+    assert files_in(tmp_path) == []
+
+
+def test_extra_keys_and_log_options_are_merged(tmp_path, playbook):
+    path = tmp_path / 'daemon.json'
+    extra_vars = managed(
+        path,
+        docker_host_log_opts={'compress': 'true'},
+        docker_host_daemon_extra={'default-address-pools': [{'base': '10.201.0.0/16', 'size': 24}]},
+        docker_host_log_max_file=5,
+    )
+    run = run_playbook(playbook, extra_vars)
+    assert run.rc == 0, run.stdout[-3000:]
+    written = json.loads(path.read_text(encoding='utf-8'))
+    assert written['log-opts'] == {'max-file': '5', 'max-size': '10m', 'compress': 'true'}
+    assert written['default-address-pools'] == [{'base': '10.201.0.0/16', 'size': 24}]
+    # A driver that does not rotate gets no max-size or max-file (dockerd would refuse them).
+    run = run_playbook(playbook, {**extra_vars, 'docker_host_log_driver': 'journald', 'docker_host_log_opts': {}})
+    assert run.rc == 0, run.stdout[-3000:]
+    written = json.loads(path.read_text(encoding='utf-8'))
+    assert written['log-driver'] == 'journald'
+    assert 'log-opts' not in written
+
+
+@pytest.mark.skipif(os.path.exists('/run/systemd/system'), reason='systemd runs here: auto is the managed mode')
+def test_auto_mode_without_systemd_reports_and_touches_nothing(tmp_path, playbook):
+    path = tmp_path / 'daemon.json'
+    path.write_text('{"labels": ["io.auraspeak.itest=kept"]}', encoding='utf-8')
+    before = path.read_bytes()
+    real_before = read_bytes('/etc/docker/daemon.json')
+
+    run = run_playbook(playbook, {'docker_host_daemon_json_path': str(path)})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.stats['changed'] == 0
+    assert path.read_bytes() == before
+    assert files_in(tmp_path) == ['daemon.json']
+    assert read_bytes('/etc/docker/daemon.json') == real_before
+    result = report(run)
+    assert result['mode'] == 'report'
+    assert 'not systemd' in result['reason']
+    assert result['daemon_json'] == {'labels': ['io.auraspeak.itest=kept'], **PRODUCTION}
+    assert set(result['changes']) == MANAGED_KEYS
+
+
+def test_strict_fails_on_the_settings_the_running_engine_lacks(playbook):
+    live_restore = subprocess.run(
+        ['docker', 'info', '--format', '{{json .LiveRestoreEnabled}}'], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if live_restore != 'false':
+        pytest.skip('the machine engine has live-restore on (or is not reachable)')
+    run = run_playbook(playbook, {'docker_host_manage_daemon': 'false', 'docker_host_strict': True})
+    message = failure(run)
+    assert 'docker_host_strict' in message
+    assert 'live-restore' in message
+
+
+@pytest.mark.parametrize(
+    ('extra_vars', 'variable'),
+    [
+        ({'docker_host_log_max_file': 0}, 'docker_host_log_max_file'),
+        ({'docker_host_log_max_file': 'three'}, 'docker_host_log_max_file'),
+        ({'docker_host_log_max_size': '10 MB'}, 'docker_host_log_max_size'),
+        ({'docker_host_manage_daemon': 'sometimes'}, 'docker_host_manage_daemon'),
+        ({'docker_host_log_opts': {'compress': True}}, 'docker_host_log_opts'),
+        ({'docker_host_log_opts': {'max-size': '5m'}}, 'docker_host_log_opts'),
+        ({'docker_host_daemon_extra': {'userland-proxy': True}}, 'docker_host_daemon_extra'),
+        ({'docker_host_log_driver': 'JSON File'}, 'docker_host_log_driver'),
+    ],
+    ids=lambda value: json.dumps(value) if isinstance(value, dict) else value,
+)
+def test_bad_input_is_refused_naming_the_variable(tmp_path, playbook, extra_vars, variable):
+    path = tmp_path / 'daemon.json'
+    path.write_text('{"debug": false}', encoding='utf-8')
+    run = run_playbook(playbook, {**managed(path), **extra_vars})
+    assert variable in failure(run)
+    assert path.read_text(encoding='utf-8') == '{"debug": false}'
+    assert files_in(tmp_path) == ['daemon.json']
+
+
+@pytest.mark.parametrize('content', ['{"debug": false,', '["live-restore"]'], ids=['broken', 'not-an-object'])
+def test_unreadable_daemon_json_is_never_overwritten(tmp_path, playbook, content):
+    path = tmp_path / 'daemon.json'
+    path.write_text(content, encoding='utf-8')
+    run = run_playbook(playbook, managed(path))
+    message = failure(run)
+    assert 'docker_host_daemon_json_path' in message
+    assert str(path) in message
+    assert path.read_text(encoding='utf-8') == content
+    assert files_in(tmp_path) == ['daemon.json']
+
+
+# --------------------------------------------------------------------------
+# A throwaway engine loads what the role wrote
+# --------------------------------------------------------------------------
+
+
+class Engine:
+    """A dockerd of its own under /tmp/itest-dh-*, reading self.config."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix='itest-dh-', dir='/tmp')
+        self.name = os.path.basename(self.root)
+        self.config = os.path.join(self.root, 'daemon.json')
+        self.pidfile = os.path.join(self.root, 'docker.pid')
+        self.host = 'unix://' + os.path.join(self.root, 'docker.sock')
+        self.log = os.path.join(self.root, 'dockerd.log')
+        self.process = None
+
+    def argv(self):
+        return [
+            'unshare', '--net', '--mount', '--propagation', 'private', '--',
+            'dockerd',
+            '--data-root', os.path.join(self.root, 'data'),
+            '--exec-root', os.path.join(self.root, 'exec'),
+            '--pidfile', self.pidfile,
+            '-H', self.host,
+            '--config-file', self.config,
+            '--iptables=false',
+            '--ip6tables=false',
+            '--bridge=none',
+            '--containerd-namespace', self.name,
+            '--containerd-plugins-namespace', self.name + '-plugins',
+            '--cgroup-parent', '/' + self.name,
+        ]  # fmt: skip
+
+    def docker(self, *args, check=True, **kwargs):
+        proc = subprocess.run(
+            ['docker', '-H', self.host, *args], capture_output=True, text=True, timeout=120, check=False, **kwargs
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError('docker %s: %s%s' % (' '.join(args), proc.stdout, proc.stderr))
+        return proc
+
+    def info(self):
+        return json.loads(self.docker('info', '--format', '{{json .}}').stdout)
+
+    def start(self):
+        with open(self.log, 'ab') as log:
+            self.process = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while self.docker('version', check=False).returncode != 0:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                with open(self.log, encoding='utf-8', errors='replace') as handle:
+                    tail = handle.read()[-2000:]
+                raise AssertionError('the throwaway dockerd did not start:\n' + tail)
+            time.sleep(0.2)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def reload(self):
+        self.process.send_signal(1)  # SIGHUP, what `systemctl reload docker` sends
+
+    def destroy(self):
+        if self.process and self.process.poll() is None:
+            ids = self.docker('ps', '-aq', check=False).stdout.split()
+            if ids:
+                self.docker('rm', '-f', *ids, check=False)
+        self.stop()
+        # dockerd bind-mounts its data root onto itself and leaves that mount behind.
+        with open('/proc/mounts', encoding='utf-8') as handle:
+            mounts = [line.split()[1] for line in handle if line.split()[1].startswith(self.root + '/')]
+        for mount in sorted(mounts, reverse=True):
+            subprocess.run(['umount', mount], capture_output=True, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+        # The cgroups of --cgroup-parent (cgroup v1: one per controller), empty once the containers are gone.
+        for cgroup in glob.glob('/sys/fs/cgroup/*/' + self.name) + glob.glob('/sys/fs/cgroup/' + self.name):
+            with contextlib.suppress(OSError):
+                os.rmdir(cgroup)
+
+
+@pytest.fixture(scope='module')
+def engine():
+    if shutil.which('dockerd') is None:
+        pytest.skip('dockerd not installed')
+    if subprocess.run(['docker', 'image', 'inspect', BASE_IMAGE], capture_output=True, check=False).returncode:
+        pytest.skip(BASE_IMAGE + ' not built: run `make images` first')
+    had_docker0 = os.path.exists('/sys/class/net/docker0')
+    box = Engine()
+    try:
+        with open(box.config, 'w', encoding='utf-8') as handle:
+            handle.write('{"labels": ["io.auraspeak.itest=kept"]}\n')
+        box.start()
+        image = subprocess.run(['docker', 'save', BASE_IMAGE], capture_output=True, check=True, timeout=300).stdout
+        subprocess.run(['docker', '-H', box.host, 'load', '-q'], input=image, capture_output=True, check=True)
+        yield box
+    finally:
+        box.destroy()
+    # Other interfaces come and go with the machine engine's networks; docker0 must stay.
+    assert os.path.exists('/sys/class/net/docker0') or not had_docker0, 'the throwaway engine removed docker0'
+
+
+def engine_vars(box, **more):
+    return {
+        **managed(box.config),
+        'docker_host_pidfile': box.pidfile,
+        'itest_environment': {'DOCKER_HOST': box.host},
+        **more,
+    }
+
+
+def sleeper(box, name):
+    """A container that ignores SIGTERM, as pid 1 does without a handler; returns its host pid."""
+    box.docker('run', '-d', '--name', name, '--network=none', '--restart=on-failure:5', BASE_IMAGE, 'sleep', 'inf')
+    return box.docker('inspect', '-f', '{{.State.Pid}}', name).stdout.strip()
+
+
+def test_engine_loads_the_written_file(engine, playbook):
+    written = run_playbook(playbook, engine_vars(engine))
+    assert written.rc == 0, written.stdout[-3000:]
+    result = report(written)
+    assert result['engine_config'] == engine.config
+    # Written, not yet loaded: strict mode fails, naming what is missing.
+    message = failure(run_playbook(playbook, engine_vars(engine, docker_host_strict=True)))
+    assert 'no-new-privileges' in message
+    assert 'userland-proxy' in message
+
+    engine.restart()
+    info = engine.info()
+    assert info['LiveRestoreEnabled'] is True
+    assert 'io.auraspeak.itest=kept' in info['Labels']
+    probe = engine.docker('run', '--rm', '--network', 'none', BASE_IMAGE, 'grep', 'NoNewPrivs', '/proc/self/status')
+    assert probe.stdout.split() == ['NoNewPrivs:', '1']
+    name = 'itest-dh-log-' + uuid.uuid4().hex[:6]
+    engine.docker('create', '--name', name, '--network', 'none', BASE_IMAGE, 'true')
+    log_config = json.loads(engine.docker('inspect', '-f', '{{json .HostConfig.LogConfig}}', name).stdout)
+    engine.docker('rm', name)
+    assert log_config == {'Type': 'json-file', 'Config': {'max-file': '3', 'max-size': '10m'}}
+
+    # Loaded: strict mode passes, nothing to change, nothing missing.
+    checked = run_playbook(playbook, engine_vars(engine, docker_host_strict=True))
+    assert checked.rc == 0, checked.stdout[-3000:]
+    assert checked.stats['changed'] == 0
+    assert report(checked)['not_in_effect'] == {}
+
+
+def test_reload_turns_live_restore_on_and_the_restart_keeps_containers(engine, playbook):
+    # The premise of the role's restart handler, on this engine version.
+    off = run_playbook(playbook, engine_vars(engine, docker_host_live_restore=False))
+    assert off.rc == 0, off.stdout[-3000:]
+    engine.restart()
+    assert engine.info()['LiveRestoreEnabled'] is False
+    name = 'itest-dh-sleeper-' + uuid.uuid4().hex[:6]
+    pid = sleeper(engine, name)
+
+    on = run_playbook(playbook, engine_vars(engine))
+    assert on.rc == 0, on.stdout[-3000:]
+    assert report(on)['changes'] == {'live-restore': {'before': False, 'after': True}}
+    assert engine.info()['LiveRestoreEnabled'] is False  # written, not loaded
+    engine.reload()
+    deadline = time.monotonic() + 10
+    while not engine.info()['LiveRestoreEnabled']:
+        assert time.monotonic() < deadline, 'the reload did not turn live-restore on'
+        time.sleep(0.2)
+    assert engine.docker('inspect', '-f', '{{.State.Pid}}', name).stdout.strip() == pid
+
+    engine.restart()
+    assert engine.docker('inspect', '-f', '{{.State.Running}} {{.State.Pid}}', name).stdout.split() == ['true', pid]
+    engine.docker('rm', '-f', name)
+
+
+def test_a_key_that_is_also_a_dockerd_flag_is_refused(engine, playbook):
+    before = read_bytes(engine.config)
+    run = run_playbook(playbook, engine_vars(engine, docker_host_daemon_extra={'hosts': ['unix:///run/x.sock']}))
+    message = failure(run)
+    assert 'hosts (-H)' in message
+    assert read_bytes(engine.config) == before
