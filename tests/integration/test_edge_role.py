@@ -1,0 +1,286 @@
+"""The edge role against the real engine, as tests/integration/playbooks/edge_role.yml runs it.
+
+Each test gets its own edge (container, network, config directory under /tmp,
+all named itest-edge-<id>, and a free port on 127.0.0.1) and removes it
+afterwards. The image is the offline nginx; nothing is pulled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from typing import NamedTuple
+
+import pytest
+from ansible_runner import run_playbook
+
+PLAYBOOK = 'tests/integration/playbooks/edge_role.yml'
+NGINX_IMAGE = 'auraspeak-offline/nginx:1.22'
+NODE_IMAGE = 'auraspeak-offline/node:18'
+PLACEHOLDER = 'upstreams/itest_app.placeholder.conf'
+SITE = {'name': 'app', 'server_names': ['_'], 'upstream': 'itest_app'}
+
+# A fake app replica: JSON naming itself.
+BACKEND_JS = """
+const http = require('http');
+const server = http.createServer((req, res) => {
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({backend: process.env.BACKEND_NAME, path: req.url}));
+}).listen(3000);
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+"""
+
+
+def docker(*args, check=True):
+    proc = subprocess.run(['docker', *args], capture_output=True, text=True, timeout=120, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError('docker %s: %s%s' % (' '.join(args), proc.stdout, proc.stderr))
+    return proc
+
+
+def exists(kind, name):
+    return docker(kind, 'inspect', name, check=False).returncode == 0
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class Response(NamedTuple):
+    status: int
+    headers: dict
+    body: str
+
+
+def get(port, path='/', attempts=20):
+    """GET through the edge. Retries while the port is not answering yet."""
+    for attempt in range(attempts):
+        conn = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
+        try:
+            conn.request('GET', path)
+            response = conn.getresponse()
+            return Response(response.status, dict(response.getheaders()), response.read().decode())
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+        finally:
+            conn.close()
+    raise AssertionError('attempts must be at least 1')
+
+
+def tree(path):
+    """Every file under path with its sha256: what is on disk."""
+    files = {}
+    for root, _dirs, names in os.walk(path):
+        for name in names:
+            full = os.path.join(root, name)
+            with open(full, 'rb') as handle:
+                files[os.path.relpath(full, path)] = hashlib.sha256(handle.read()).hexdigest()
+    return files
+
+
+def failure_text(run):
+    """The messages of the failed tasks (and of their failed loop items)."""
+    failed = [r for r in run.task_results() if r.get('failed')]
+    failed += [item for r in failed for item in r.get('results', []) if item.get('failed')]
+    return '\n'.join(str(r.get('msg', '')) for r in failed)
+
+
+class Edge:
+    """Names and variables of one test's edge, and what it takes to fake a deploy."""
+
+    def __init__(self):
+        self.id = 'itest-edge-' + uuid.uuid4().hex[:8]
+        self.base_dir = '/tmp/' + self.id
+        self.config_dir = self.base_dir + '/config'
+        self.network = self.id + '-net'
+        self.port = free_port()
+        self.vars = {
+            'edge_image': NGINX_IMAGE,
+            'edge_container_name': self.id,
+            'edge_network': self.network,
+            'edge_config_dir': self.config_dir,
+            'edge_bind_address': '127.0.0.1',
+            'edge_http_port': self.port,
+            'edge_sites': [SITE],
+        }
+
+    def run(self, check=False, **overrides):
+        return run_playbook(PLAYBOOK, dict(self.vars, **overrides), check=check)
+
+    def path(self, relative):
+        return os.path.join(self.config_dir, relative)
+
+    def start_backend(self, name):
+        docker('network', 'create', self.network, check=not exists('network', self.network))
+        docker(
+            'run', '-d', '--name', '%s-%s' % (self.id, name), '--network', self.network,
+            '-e', 'BACKEND_NAME=' + name, NODE_IMAGE, 'node', '-e', BACKEND_JS,
+        )  # fmt: skip
+
+    def write_deploy_upstream(self, backend):
+        """What compose_deploy writes for project 'itest', service 'app' (docs/deploy.md)."""
+        os.makedirs(self.path('upstreams'), exist_ok=True)
+        with open(self.path('upstreams/itest.conf'), 'w', encoding='utf-8') as handle:
+            handle.write('upstream itest_app {\n    server %s-%s:3000;\n    keepalive 16;\n}\n' % (self.id, backend))
+
+    def reload(self):
+        docker('exec', self.id, 'nginx', '-t')
+        docker('exec', self.id, 'nginx', '-s', 'reload')
+        time.sleep(1)
+
+    def container_state(self):
+        return json.loads(docker('inspect', '--format', '{{json .State}}', self.id).stdout)
+
+    def remove(self):
+        names = docker('ps', '-aq', '--filter', 'name=^' + self.id).stdout.split()
+        if names:
+            docker('rm', '--force', *names, check=False)
+        docker('network', 'rm', self.network, check=False)
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def edge():
+    if not exists('image', NGINX_IMAGE) or not exists('image', NODE_IMAGE):
+        pytest.skip('build the offline images first (make images)')
+    created = Edge()
+    yield created
+    created.remove()
+
+
+def test_check_mode_on_a_fresh_host_then_apply_then_nothing_more_to_do(edge):
+    checked = edge.run(check=True)
+    assert checked.rc == 0, failure_text(checked) or checked.stdout[-3000:]
+    assert checked.stats['changed'] > 0
+    assert not os.path.exists(edge.config_dir)
+    assert not exists('network', edge.network)
+    assert not exists('container', edge.id)
+
+    applied = edge.run()
+    assert applied.rc == 0, failure_text(applied)
+    assert applied.stats['changed'] > 0
+    status, headers, body = get(edge.port, '/anything')
+    assert status == 503
+    assert json.loads(body)['error'] == 'no_release'
+    assert headers['Content-Type'] == 'application/json'
+    assert headers['Server'] == 'nginx'
+    assert os.path.exists(edge.path(PLACEHOLDER))
+    with open(edge.path('nginx.conf'), encoding='utf-8') as handle:
+        assert handle.readline().startswith('#')  # ansible_managed
+
+    rechecked = edge.run(check=True)
+    assert rechecked.rc == 0
+    assert rechecked.stats['changed'] == 0
+    again = edge.run()
+    assert again.rc == 0
+    assert again.stats['changed'] == 0
+
+
+def test_placeholder_gives_way_to_the_deploy_upstream_in_both_orders(edge):
+    # Edge role first: placeholder. Then the deploy writes its file and deletes the placeholder.
+    assert edge.run().rc == 0
+    edge.start_backend('a')
+    edge.write_deploy_upstream('a')
+    os.remove(edge.path(PLACEHOLDER))
+    edge.reload()
+    response = get(edge.port)
+    assert (response.status, json.loads(response.body)['backend']) == (200, 'a')
+
+    # The role again: the upstream is defined, no placeholder comes back, nothing changes.
+    rerun = edge.run()
+    assert rerun.rc == 0, failure_text(rerun)
+    assert rerun.stats['changed'] == 0
+    assert not os.path.exists(edge.path(PLACEHOLDER))
+
+    # A deploy that left the placeholder behind (a duplicate upstream): the role removes it.
+    with open(edge.path(PLACEHOLDER), 'w', encoding='utf-8') as handle:
+        handle.write('upstream itest_app {\n    server unix:/run/nginx-edge-no-release.sock;\n}\n')
+    assert 'duplicate upstream' in docker('exec', edge.id, 'nginx', '-t', check=False).stderr
+    fixed = edge.run()
+    assert fixed.rc == 0, failure_text(fixed)
+    assert fixed.stats['changed'] > 0
+    assert not os.path.exists(edge.path(PLACEHOLDER))
+    docker('exec', edge.id, 'nginx', '-t')
+    assert get(edge.port).status == 200
+
+    # The project's upstream file is gone: the role puts the placeholder back.
+    os.remove(edge.path('upstreams/itest.conf'))
+    restored = edge.run()
+    assert restored.rc == 0, failure_text(restored)
+    assert os.path.exists(edge.path(PLACEHOLDER))
+    assert get(edge.port).status == 503
+
+
+def test_deploy_first_then_the_role_writes_no_placeholder(edge):
+    edge.start_backend('a')
+    edge.write_deploy_upstream('a')
+    run = edge.run()
+    assert run.rc == 0, failure_text(run)
+    assert not os.path.exists(edge.path(PLACEHOLDER))
+    response = get(edge.port, '/hello')
+    assert (response.status, json.loads(response.body)) == (200, {'backend': 'a', 'path': '/hello'})
+
+
+@pytest.mark.parametrize(
+    ('broken', 'nginx_says'),
+    [
+        ({'edge_extra_http_config': 'this_is_not_a_directive on;'}, 'unknown directive "this_is_not_a_directive"'),
+        (
+            {'edge_sites': [dict(SITE, extra_config='proxy_buffering maybe;')]},
+            'invalid value "maybe" in "proxy_buffering" directive',
+        ),
+    ],
+    ids=['extra-http-config', 'site-extra-config'],
+)
+def test_a_config_nginx_rejects_fails_the_play_and_never_goes_live(edge, broken, nginx_says):
+    assert edge.run().rc == 0
+    before_files = tree(edge.config_dir)
+    before_state = edge.container_state()
+
+    for check in (True, False):
+        run = edge.run(check=check, **broken)
+        assert run.rc != 0
+        failed = failure_text(run)
+        assert 'nginx -t rejected the new edge configuration' in failed
+        assert nginx_says in failed
+
+    assert tree(edge.config_dir) == before_files
+    after_state = edge.container_state()
+    assert after_state['StartedAt'] == before_state['StartedAt']
+    assert after_state['Running']
+    response = get(edge.port)
+    assert response.status == 503
+    assert json.loads(response.body)['error'] == 'no_release'
+    assert not exists('container', edge.id + '-nginx-t')
+
+
+@pytest.mark.parametrize(
+    ('bad', 'named'),
+    [
+        ({'edge_http_port': 70000}, 'edge_http_port'),
+        ({'edge_status_port': 80}, 'edge_status_port'),
+        ({'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': 'a'}] * 2}, 'edge_sites'),
+        ({'edge_sites': [{'name': 'app', 'server_names': [], 'upstream': 'a'}]}, 'server_names'),
+        ({'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': 'my-app!'}]}, 'upstream'),
+    ],
+    ids=['port-range', 'status-port', 'duplicate-site', 'no-server-names', 'upstream-name'],
+)
+def test_bad_input_names_the_variable_and_changes_nothing(edge, bad, named):
+    run = edge.run(**bad)
+    assert run.rc != 0
+    assert named in failure_text(run)
+    assert run.stats['changed'] == 0
+    assert not os.path.exists(edge.config_dir)
+    assert not exists('network', edge.network)
+    assert not exists('container', edge.id)
