@@ -3,3 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python bench/image_build_rerun.py "$@"
+python bench/deploy_bench.py

@@ -43,8 +43,15 @@ class Run:
             output = completed.stdout[-3000:] + '\n' + completed.stderr[-3000:]
             raise AssertionError('ansible did not print JSON (rc=%d):\n%s' % (self.rc, output)) from None
 
-    def task_results(self):
-        return [task['hosts']['localhost'] for play in self.data['plays'] for task in play['tasks']]
+    def task_results(self, host='localhost'):
+        return [task['hosts'][host] for play in self.data['plays'] for task in play['tasks'] if host in task['hosts']]
+
+    def failures(self, host='localhost'):
+        """Messages of the failed tasks of host (ignored failures left out)."""
+        return [r.get('msg', '') for r in self.task_results(host) if r.get('failed') and not r.get('ignore_errors')]
+
+    def host_stats(self, host):
+        return self.data['stats'].get(host)
 
     @property
     def result(self):
@@ -66,10 +73,15 @@ def run_module(module, args, check=False, diff=False, verbosity=0, env=None):
     return Run(completed)
 
 
-def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory='inventories/local/hosts.yml'):
+def playbook_command(playbook, extra_vars=None, check=False, diff=False, inventory='inventories/local/hosts.yml'):
     cmd = [_bin('ansible-playbook'), os.path.join(ROOT, playbook), '-i', os.path.join(ROOT, inventory)]
     cmd += ['-e', json.dumps(extra_vars)] if extra_vars else []
     cmd += ['--check'] if check else []
     cmd += ['--diff'] if diff else []
+    return cmd
+
+
+def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory='inventories/local/hosts.yml'):
+    cmd = playbook_command(playbook, extra_vars, check, diff, inventory)
     completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=1800, check=False)
     return Run(completed)

@@ -1,0 +1,155 @@
+"""A throwaway copy of the production stack on this machine, for the deploy tests.
+
+Each Stack is one inventory host (local connection) with its own compose
+project, edge container, network, port and directories, so several can run
+side by side and none touches the demo stack. Images come from examples/app,
+built once per test session as itest-deploy/app:<version>.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import yaml
+from ansible_runner import ROOT
+
+APP_IMAGE = 'itest-deploy/app'
+VERSIONS = ('1.0.0', '2.0.0', '3.0.0')
+
+
+def docker(*args, check=True):
+    return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=300)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, name, workdir):
+        self.name = name  # compose project and inventory host name
+        self.dir = workdir
+        self.port = free_port()
+        self.edge = name + '-edge'
+        self.network = name.replace('-', '_') + '_edge'
+        self.state_dir = os.path.join(workdir, 'state')
+        self.config_dir = os.path.join(workdir, 'etc')
+
+    def host_vars(self):
+        return {
+            'ansible_connection': 'local',
+            'ansible_python_interpreter': sys.executable,
+            'app_project': self.name,
+            'app_config_dir': self.config_dir,
+            'app_state_dir': self.state_dir,
+            'edge_container_name': self.edge,
+            'edge_network': self.network,
+            'edge_config_dir': os.path.join(self.dir, 'edge'),
+            'edge_http_port': self.port,
+            'edge_bind_address': '127.0.0.1',
+            'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': self.name.replace('-', '_') + '_app'}],
+        }
+
+    # -- what the stack looks like from outside ------------------------------
+
+    def get(self, path='/version'):
+        try:
+            with urllib.request.urlopen('http://127.0.0.1:%d%s' % (self.port, path), timeout=5) as response:
+                return response.status, json.loads(response.read() or b'null')
+        except urllib.error.HTTPError as exc:
+            return exc.code, None
+
+    def served_version(self):
+        status, body = self.get()
+        return body['version'] if status == 200 else None
+
+    def ledger(self):
+        path = os.path.join(self.state_dir, self.name, 'releases.json')
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding='utf-8') as handle:
+            return json.load(handle)['releases']
+
+    def containers(self, service='app'):
+        out = docker(
+            'ps',
+            '--filter',
+            'label=com.docker.compose.project=%s' % self.name,
+            '--filter',
+            'label=com.docker.compose.service=%s' % service,
+            '--format',
+            '{{.ID}} {{.Names}}',
+        ).stdout
+        return sorted(line.split()[0] for line in out.splitlines())
+
+    def destroy(self):
+        project = ['compose', '--project-name', self.name, '--project-directory', self.config_dir]
+        compose_file = os.path.join(self.config_dir, 'compose.yaml')
+        if os.path.exists(compose_file):
+            docker(*project, '--file', compose_file, 'down', '--volumes', '--remove-orphans', check=False)
+        ids = docker(
+            'ps', '-aq', '--filter', 'label=com.docker.compose.project=%s' % self.name, check=False
+        ).stdout.split()
+        if ids:
+            docker('rm', '--force', '--volumes', *ids, check=False)
+        docker('rm', '--force', self.edge, check=False)
+        docker('network', 'rm', self.network, check=False)
+
+
+def write_inventory(path, stacks, group_vars=None):
+    common = {
+        'app_image_name': APP_IMAGE,
+        'app_pull': 'never',
+        'app_postgres_image': 'auraspeak-offline/postgres:15',
+        'app_redis_image': 'auraspeak-offline/redis:7.0',
+        'edge_image': 'auraspeak-offline/nginx:1.22',
+        'app_jwt_secret': 'itest-jwt-secret-0123456789abcdef0123',
+        'app_postgres_password': 'itest-postgres',
+        'app_redis_password': 'itest-redis',
+        'app_health_timeout': 40,
+        'app_drain_timeout': 2,
+    }
+    common.update(group_vars or {})
+    inventory = {'all': {'children': {'app': {'hosts': {s.name: s.host_vars() for s in stacks}, 'vars': common}}}}
+    with open(path, 'w', encoding='utf-8') as handle:
+        yaml.safe_dump(inventory, handle)
+    return path
+
+
+def build_app_images():
+    """itest-deploy/app:<version> for each test version (cached layers: seconds)."""
+    for version in VERSIONS:
+        subprocess.run(
+            [
+                'docker',
+                'buildx',
+                'build',
+                '--quiet',
+                '--target',
+                'production',
+                '--build-arg',
+                'BASE_IMAGE=auraspeak-offline/node:18',
+                '--build-arg',
+                'APP_VERSION=' + version,
+                '--tag',
+                '%s:%s' % (APP_IMAGE, version),
+                os.path.join(ROOT, 'examples', 'app'),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+
+
+def remove_app_images():
+    refs = docker('image', 'ls', '-q', '--filter', 'reference=%s' % APP_IMAGE, check=False).stdout.split()
+    if refs:
+        docker('image', 'rm', '--force', *set(refs), check=False)

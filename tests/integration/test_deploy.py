@@ -1,0 +1,293 @@
+"""deploy.yml, rollback.yml and site.yml against the real engine.
+
+One stack (project, edge, network, port, directories of its own) is stood up
+with site.yml at release 1.0.0 and then taken through the release life cycle
+in order: second run, new release under load, check mode, a release whose
+health fails, rollback, a concurrent deploy, a deploy killed midway, bad
+input. The tests of this module depend on that order.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+from ansible_runner import ENV, ROOT, playbook_command, run_playbook
+from deploy_stack import Stack, build_app_images, docker, remove_app_images, write_inventory
+
+pytestmark = pytest.mark.deploy
+
+
+@pytest.fixture(scope='module')
+def stack(tmp_path_factory):
+    build_app_images()
+    workdir = str(tmp_path_factory.mktemp('stack'))
+    stack = Stack('itest-d1', workdir)
+    stack.inventory = write_inventory(os.path.join(workdir, 'hosts.yml'), [stack])
+    stack.destroy()
+    first = run_playbook('playbooks/site.yml', {'app_version': '1.0.0'}, inventory=stack.inventory)
+    assert first.rc == 0, first.failures(stack.name) or first.stderr[-3000:]
+    yield stack
+    stack.destroy()
+    remove_app_images()
+
+
+def deploy(stack, version, **extra):
+    return run_playbook('playbooks/deploy.yml', dict(app_version=version, **extra), inventory=stack.inventory)
+
+
+class Load:
+    """Requests to the edge in a background thread, counting every outcome."""
+
+    def __init__(self, stack, interval=0.02):
+        self.stack = stack
+        self.interval = interval
+        self.outcomes = collections.Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                status, body = self.stack.get()
+                self.outcomes[status if status != 200 else 'ok ' + body['version']] += 1
+            except OSError as exc:
+                self.outcomes[type(exc).__name__] += 1
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def failed(self):
+        return sum(n for key, n in self.outcomes.items() if not str(key).startswith('ok '))
+
+
+def test_site_deploys_the_first_release_behind_the_edge(stack):
+    assert stack.served_version() == '1.0.0'
+    assert len(stack.containers('app')) == 2
+    entries = stack.ledger()
+    assert [(e['version'], e['status']) for e in entries] == [('1.0.0', 'active')]
+
+
+def test_second_run_changes_nothing(stack):
+    run = deploy(stack, '1.0.0')
+    assert run.rc == 0
+    assert run.host_stats(stack.name)['changed'] == 0
+
+
+def test_new_release_goes_live_with_no_failed_request(stack):
+    before = stack.containers('app')
+    with Load(stack) as load:
+        run = deploy(stack, '2.0.0')
+        time.sleep(1)
+    assert run.rc == 0, run.failures(stack.name)
+    assert stack.served_version() == '2.0.0'
+    assert load.failed == 0, load.outcomes
+    assert load.outcomes['ok 2.0.0'] > 0
+    after = stack.containers('app')
+    assert len(after) == 2 and not set(before) & set(after)
+    assert [(e['version'], e['status']) for e in stack.ledger()] == [('1.0.0', 'superseded'), ('2.0.0', 'active')]
+
+
+def test_check_mode_predicts_and_changes_nothing(stack):
+    before = stack.containers('app') + stack.containers('postgres')
+    run = run_playbook('playbooks/deploy.yml', {'app_version': '1.0.0'}, check=True, inventory=stack.inventory)
+    assert run.rc == 0, run.failures(stack.name)
+    deploy_task = next(r for r in run.task_results(stack.name) if 'plan' in r)
+    assert deploy_task['changed'] is True and deploy_task['plan']['app']['action'] == 'update'
+    assert stack.containers('app') + stack.containers('postgres') == before
+    assert stack.served_version() == '2.0.0'
+
+
+def test_release_whose_health_fails_leaves_the_old_one_serving(stack):
+    before = stack.containers('app')
+    with Load(stack) as load:
+        run = deploy(stack, '3.0.0', app_env={'FAULT_HEALTH_FAIL': '1'}, app_health_timeout=25)
+    assert run.rc != 0
+    message = ' '.join(run.failures(stack.name))
+    assert 'not healthy' in message and 'previous release keeps serving' in message
+    assert load.failed == 0, load.outcomes
+    assert stack.served_version() == '2.0.0'
+    assert stack.containers('app') == before
+    last = stack.ledger()[-1]
+    assert (last['version'], last['status']) == ('3.0.0', 'failed')
+
+
+def test_rollback_returns_to_the_previous_release(stack):
+    run = run_playbook('playbooks/rollback.yml', inventory=stack.inventory)
+    assert run.rc == 0, run.failures(stack.name)
+    assert stack.served_version() == '1.0.0'
+    last = stack.ledger()[-1]
+    assert (last['version'], last['kind'], last['status']) == ('1.0.0', 'rollback', 'active')
+
+
+def test_rollback_to_a_release_without_image_says_so(stack):
+    run = run_playbook('playbooks/rollback.yml', {'rollback_to_version': '9.9.9'}, inventory=stack.inventory)
+    assert run.rc != 0
+    assert 'itest-deploy/app:9.9.9 is not on' in ' '.join(run.failures(stack.name))
+    assert stack.served_version() == '1.0.0'
+
+
+def test_concurrent_deploy_is_refused(stack):
+    lock = os.path.join(stack.state_dir, stack.name, 'deploy.lock')
+    first = subprocess.Popen(
+        playbook_command('playbooks/deploy.yml', {'app_version': '2.0.0'}, inventory=stack.inventory),
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(lock) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert os.path.exists(lock), 'the first deploy never took the lock'
+        second = deploy(stack, '2.0.0')
+        assert second.rc != 0
+        assert 'is held by' in ' '.join(second.failures(stack.name))
+    finally:
+        out = first.communicate(timeout=600)[0]
+    assert first.returncode == 0, out[-3000:]
+    assert stack.served_version() == '2.0.0'
+    assert not os.path.exists(lock)
+
+
+def test_deploy_killed_midway_converges_on_the_next_run(stack):
+    process = subprocess.Popen(
+        playbook_command('playbooks/deploy.yml', {'app_version': '1.0.0'}, inventory=stack.inventory),
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while len(stack.containers('app')) <= 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert process.poll() is None, 'the deploy finished before it could be killed'
+    # Ansible's workers start sessions of their own: kill the whole tree,
+    # the compose_deploy module included, as a crash of the machine would.
+    for pid in [process.pid, *descendants(process.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
+    assert len(stack.containers('app')) > 2  # killed with old and new containers side by side
+
+    run = deploy(stack, '1.0.0')
+    assert run.rc == 0, run.failures(stack.name)
+    assert stack.served_version() == '1.0.0'
+    assert len(stack.containers('app')) == 2
+    statuses = [(e['version'], e['status']) for e in stack.ledger()]
+    assert ('1.0.0', 'interrupted') in statuses
+    assert statuses[-1] == ('1.0.0', 'active')
+    assert sum(1 for _v, status in statuses if status in ('active', 'deploying')) == 1
+
+
+def descendants(pid):
+    children = collections.defaultdict(list)
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open('/proc/%s/stat' % entry, encoding='utf-8') as handle:
+                parent = int(handle.read().rsplit(')', 1)[1].split()[1])
+                children[parent].append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children[todo.pop()]:
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def host_fingerprint(stack):
+    """Container ids and the deployed files, to show a failed run changed nothing."""
+    digest = hashlib.sha256()
+    for root, _dirs, files in sorted(os.walk(stack.config_dir)):
+        for name in sorted(files):
+            with open(os.path.join(root, name), 'rb') as handle:
+                digest.update(name.encode() + handle.read())
+    return stack.containers('app') + stack.containers('postgres') + stack.containers('redis'), digest.hexdigest()
+
+
+@pytest.mark.parametrize(
+    'extra, message',
+    [
+        ({'app_jwt_secret': ''}, 'app_jwt_secret must have at least 32 characters'),
+        ({'app_postgres_password': ''}, 'app_postgres_password is not set'),
+        ({'app_version': 'v1 beta'}, "app_version 'v1 beta' must be a valid image tag"),
+        ({'app_replicas': 0}, 'app_replicas (0) a whole number of at least 1'),
+        ({'app_replicas': -1}, 'app_replicas (-1) a whole number of at least 1'),
+        ({'app_compose_files': ['tests/integration/files/invalid-compose.yaml']}, 'services.app.ports'),
+    ],
+)
+def test_bad_input_is_refused_and_changes_nothing(stack, extra, message):
+    before = host_fingerprint(stack)
+    extra = dict(extra)
+    if 'app_compose_files' in extra:
+        extra['app_compose_files'] = [os.path.join(ROOT, extra['app_compose_files'][0])]
+    run = deploy(stack, extra.pop('app_version', '1.0.0'), **extra)
+    assert run.rc != 0
+    assert message in ' '.join(run.failures(stack.name))
+    assert host_fingerprint(stack) == before
+    assert stack.served_version() == '1.0.0'
+
+
+def test_unknown_service_is_named(stack):
+    from ansible_runner import run_module
+
+    result = run_module(
+        'auraspeak.ops.compose_deploy',
+        {
+            'project': stack.name,
+            'files': [os.path.join(stack.config_dir, 'compose.yaml')],
+            'version': '1.0.0',
+            'state_dir': stack.state_dir,
+            'services': [{'name': 'worker', 'strategy': 'rolling', 'port': 3000}],
+        },
+    ).result
+    assert result['failed'] is True
+    assert result['msg'].startswith(
+        "services: 'worker' is not in the compose project itest-d1, which has app, postgres, redis"
+    )
+
+
+def test_secrets_never_reach_the_output(stack):
+    run = run_playbook(
+        'playbooks/deploy.yml', {'app_version': '1.0.0'}, check=True, diff=True, inventory=stack.inventory
+    )
+    verbose = subprocess.run(
+        [
+            *playbook_command(
+                'playbooks/deploy.yml', {'app_version': '1.0.0'}, check=True, diff=True, inventory=stack.inventory
+            ),
+            '-vvv',
+        ],
+        cwd=ROOT,
+        env=dict(ENV, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default'),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.rc == 0 and verbose.returncode == 0
+    for secret in ('itest-jwt-secret-0123456789abcdef0123', 'itest-postgres', 'itest-redis'):
+        assert secret not in run.stdout
+        assert secret not in verbose.stdout + verbose.stderr
+
+
+def test_env_file_is_private(stack):
+    info = os.stat(os.path.join(stack.config_dir, 'app.env'))
+    assert (info.st_mode & 0o777, info.st_uid) == (0o600, 0)
+    assert docker('exec', stack.containers('app')[0], 'id', '-u').stdout.strip() == '1000'
