@@ -20,8 +20,11 @@ setup: ## Install everything this project needs (engine, compose, buildx, .venv)
 images: setup ## Build the offline base and service images (playbooks/local-images.yml)
 	ansible-playbook playbooks/local-images.yml
 
-demo: images ## Set up, build the offline images and the example app
-	ansible-playbook playbooks/build.yml -e app_build_context=$(CURDIR)/examples/app -e app_build_development=true
+demo: images ## Set up, build the offline images, deploy the whole stack to this machine
+	ansible-playbook playbooks/site.yml
+	@echo
+	@echo "The example app answers at http://localhost:8080/version (through the edge)."
+	@echo "Ledger: /var/lib/auraspeak/auraspeak/releases.json; project: /etc/auraspeak/auraspeak/."
 
 test: setup lint unit sanity images integration molecule ## Everything CI runs
 
