@@ -28,8 +28,8 @@ description:
     services and before any new container takes traffic; if it fails, nothing is switched.
   - The ledger (C(<state_dir>/<project>/releases.json), read with M(auraspeak.ops.release_info)) records
     version, image ids, config hash, timestamps, status and who deployed; it is written atomically under a lock.
-  - Images of releases beyond O(keep_releases) are removed; an image a retained release or any container
-    uses is never removed.
+  - Images of releases beyond O(keep_releases) are removed, and so are those of failed releases, which
+    never served; an image a retained release or any container uses is never removed.
   - Uses the C(docker) CLI and its Compose v2 plugin for everything, inspection included, so the managed
     host needs no Python library and every C(DOCKER_HOST) form (including C(ssh://)) works.
 extends_documentation_fragment:

@@ -291,3 +291,37 @@ def test_env_file_is_private(stack):
     info = os.stat(os.path.join(stack.config_dir, 'app.env'))
     assert (info.st_mode & 0o777, info.st_uid) == (0o600, 0)
     assert docker('exec', stack.containers('app')[0], 'id', '-u').stdout.strip() == '1000'
+
+
+def test_cache_invalidation_and_retention_after_a_successful_switch(stack):
+    # Fill the notes cache in Redis, then release 2.0.0 keeping one release's images.
+    status, _body = stack.get('/api/notes')
+    assert status == 200
+    redis = stack.containers('redis')[0]
+
+    def cached():
+        return docker(
+            'exec', '-e', 'REDISCLI_AUTH=itest-redis', redis, 'redis-cli', 'exists', 'notes:list'
+        ).stdout.strip()
+
+    assert cached() == '1'
+    run = deploy(
+        stack,
+        '2.0.0',
+        app_keep_releases=1,
+        app_cache_invalidation_enabled=True,
+        app_cache_invalidation_redis_patterns=['notes:*'],
+    )
+    assert run.rc == 0, run.failures(stack.name)
+    assert stack.served_version() == '2.0.0'
+    assert cached() == '0'
+    pruned = next(r for r in run.task_results(stack.name) if 'pruned_images' in r)['pruned_images']
+    assert pruned == ['itest-deploy/app:1.0.0']
+    assert docker('image', 'inspect', 'itest-deploy/app:2.0.0', check=False).returncode == 0
+    # 3.0.0 never served, so it went at the first successful deploy after its failure.
+    for gone_image in ('itest-deploy/app:1.0.0', 'itest-deploy/app:3.0.0'):
+        assert docker('image', 'inspect', gone_image, check=False).returncode != 0
+
+    gone = run_playbook('playbooks/rollback.yml', inventory=stack.inventory)
+    assert gone.rc != 0
+    assert 'itest-deploy/app:1.0.0 is not on' in ' '.join(gone.failures(stack.name))
