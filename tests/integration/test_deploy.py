@@ -245,6 +245,27 @@ def test_bad_input_is_refused_and_changes_nothing(stack, extra, message):
     assert stack.served_version() == '1.0.0'
 
 
+def test_failing_test_command_stops_the_release_before_any_change(stack):
+    before = host_fingerprint(stack)
+    run = deploy(
+        stack,
+        '4.0.0',
+        app_build_context=os.path.join(ROOT, 'examples', 'app'),
+        app_build_args={'BASE_IMAGE': 'auraspeak-offline/node:18'},
+        app_test_command=['node', '-e', 'console.error("1 test failed"); process.exit(3)'],
+    )
+    assert run.rc != 0
+    failed = [r for r in run.task_results(stack.name) if r.get('failed')]
+    assert [r['cmd'][-1] for r in failed] == ['console.error("1 test failed"); process.exit(3)']
+    assert '1 test failed' in failed[0]['stderr']
+    # The test ran in the development stage; the release image was never built.
+    assert docker('image', 'inspect', 'itest-deploy/app:test', check=False).returncode == 0
+    assert docker('image', 'inspect', 'itest-deploy/app:4.0.0', check=False).returncode != 0
+    assert host_fingerprint(stack) == before
+    assert stack.served_version() == '1.0.0'
+    assert stack.ledger()[-1]['version'] != '4.0.0'
+
+
 def test_unknown_service_is_named(stack):
     from ansible_runner import run_module
 

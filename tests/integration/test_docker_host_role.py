@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 
@@ -259,8 +258,11 @@ class Engine:
     """A dockerd of its own under /tmp/itest-dh-*, reading self.config."""
 
     def __init__(self):
-        self.root = tempfile.mkdtemp(prefix='itest-dh-', dir='/tmp')
-        self.name = os.path.basename(self.root)
+        # containerd namespaces allow [A-Za-z0-9] runs joined by single '.', '_' or '-':
+        # mkdtemp's random suffix may break that, a hex uuid cannot.
+        self.name = 'itest-dh-' + uuid.uuid4().hex[:10]
+        self.root = os.path.join('/tmp', self.name)
+        os.mkdir(self.root, 0o700)
         self.config = os.path.join(self.root, 'daemon.json')
         self.pidfile = os.path.join(self.root, 'docker.pid')
         self.host = 'unix://' + os.path.join(self.root, 'docker.sock')
