@@ -4,7 +4,8 @@
 #     background on Debian when missing: these machines have no systemd);
 #   - Compose v2 (>= 2.18) and buildx (Debian trixie's packages, which run on
 #     bookworm, pinned low so nothing else comes from trixie);
-#   - debootstrap, for the offline base image.
+#   - debootstrap (the offline base image), git, nodejs, nftables, iproute2 and
+#     pebble (the tests of the example app, the firewall and ACME).
 # Safe to re-run: each step checks first and does nothing when satisfied.
 set -euo pipefail
 
@@ -99,6 +100,9 @@ ensure_tools() {
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     command -v git >/dev/null || missing+=(git)
     command -v node >/dev/null || missing+=(nodejs)  # the example app's unit tests
+    command -v nft >/dev/null || missing+=(nftables)  # the firewall role
+    command -v ip >/dev/null || missing+=(iproute2)  # network namespaces of the firewall tests
+    command -v pebble >/dev/null || missing+=(pebble)  # the ACME test server of the edge tests
     [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
