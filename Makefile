@@ -23,7 +23,8 @@ images: setup ## Build the offline base and service images (playbooks/local-imag
 demo: images ## Set up, build the offline images, deploy the whole stack to this machine
 	ansible-playbook playbooks/site.yml
 	@echo
-	@echo "The example app answers at http://localhost:8080/version (through the edge)."
+	@echo "The example app answers at https://localhost:8443/version (through the edge; its CA: /etc/auraspeak/tls/ca.crt),"
+	@echo "and http://localhost:8080 redirects there."
 	@echo "Ledger: /var/lib/auraspeak/auraspeak/releases.json; project: /etc/auraspeak/auraspeak/."
 
 test: setup lint unit sanity images integration molecule ## Everything CI runs

@@ -20,6 +20,18 @@ if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
     echo "$want" >$stamp
 fi
 
+# sslyze (the edge's TLS test) needs an older cryptography than community.crypto
+# works with: it gets a venv of its own, .venv-sslyze.
+sslyze_venv=.venv-sslyze
+sslyze_stamp=$sslyze_venv/.requirements.sha256
+sslyze_want=$(sha256sum requirements/sslyze.txt | cut -d' ' -f1)
+if [ "$(cat $sslyze_stamp 2>/dev/null)" != "$sslyze_want" ]; then
+    echo "setup-venv: installing requirements/sslyze.txt into $sslyze_venv"
+    [ -x $sslyze_venv/bin/python ] || python3 -m venv $sslyze_venv
+    $sslyze_venv/bin/pip install -q -r requirements/sslyze.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+    echo "$sslyze_want" >$sslyze_stamp
+fi
+
 # ansible.cfg's collections_path points at .collections: link the checkout in
 # as ansible_collections/auraspeak/ops so FQCNs resolve without installing.
 mkdir -p .collections/ansible_collections/auraspeak

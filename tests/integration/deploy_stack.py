@@ -55,6 +55,8 @@ class Stack:
             'edge_config_dir': os.path.join(self.dir, 'edge'),
             'edge_http_port': self.port,
             'edge_bind_address': '127.0.0.1',
+            # Plain HTTP keeps the load generator simple; test_edge_tls.py covers HTTPS.
+            'edge_tls_mode': 'none',
             'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': self.name.replace('-', '_') + '_app'}],
         }
 

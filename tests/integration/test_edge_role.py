@@ -27,11 +27,15 @@ NODE_IMAGE = 'auraspeak-offline/node:18'
 PLACEHOLDER = 'upstreams/itest_app.placeholder.conf'
 SITE = {'name': 'app', 'server_names': ['_'], 'upstream': 'itest_app'}
 
-# A fake app replica: JSON naming itself.
+# A fake app replica: JSON naming itself, 404 for /missing, and headers the
+# edge must hide or replace.
 BACKEND_JS = """
 const http = require('http');
 const server = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
+  res.setHeader('x-powered-by', 'itest-backend');
+  res.setHeader('x-frame-options', 'SAMEORIGIN');
+  res.statusCode = req.url === '/missing' ? 404 : 200;
   res.end(JSON.stringify({backend: process.env.BACKEND_NAME, path: req.url}));
 }).listen(3000);
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
@@ -113,6 +117,9 @@ class Edge:
             'edge_bind_address': '127.0.0.1',
             'edge_http_port': self.port,
             'edge_sites': [SITE],
+            # HTTP only here; test_edge_tls.py covers TLS.
+            'edge_tls_mode': 'none',
+            'edge_tls_dir': self.base_dir + '/tls',
         }
 
     def run(self, check=False, **overrides):
