@@ -359,7 +359,7 @@ def pebble(tls_edge, tmp_path):
         stderr=subprocess.STDOUT,
         env=dict(os.environ, PEBBLE_VA_NOSLEEP='1', PEBBLE_WFE_NONCEREJECT='0'),
     )
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             socket.create_connection(('127.0.0.1', port), timeout=1).close()
             break
