@@ -2,7 +2,13 @@
 
 Containers with restart policies come back when the engine restarts, and a
 killed run leaves its objects behind, so everything named by the test
-prefixes is removed once before the tests start.
+prefixes is removed once before the tests start (by the controller when
+pytest-xdist runs workers, before any of them starts).
+
+`make integration` runs two pytest-xdist workers with --dist loadgroup: each
+module stays whole on one worker, in its order (module fixtures and ordered
+life cycles rely on it), and the deploy modules, which share the
+itest-deploy/app images, share a worker.
 """
 
 import subprocess
@@ -17,7 +23,17 @@ def _docker(*args):
     return subprocess.run(['docker', *args], capture_output=True, text=True, check=False, timeout=300).stdout.split()
 
 
-@pytest.fixture(scope='session', autouse=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__
+        item.add_marker(pytest.mark.xdist_group('deploy' if module.startswith('test_deploy') else module))
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, 'workerinput'):
+        remove_leftovers_of_earlier_runs()
+
+
 def remove_leftovers_of_earlier_runs():
     for prefix in PREFIXES:
         containers = _docker('ps', '-aq', '--filter', 'name=^' + prefix)
