@@ -47,7 +47,7 @@ unit: setup ## Unit tests: pytest (pure logic) and the example app's node tests
 	cd examples/app && node --test --test-reporter=dot
 
 integration: setup images ## pytest integration tests against the real Docker engine
-	pytest -q -n 2 --dist loadgroup --durations=15 tests/integration
+	pytest -q -n 2 --dist loadfile --durations=15 tests/integration
 
 molecule: setup images ## molecule scenarios (delegated driver, localhost)
 	scripts/molecule.sh

@@ -5,15 +5,13 @@ killed run leaves its objects behind, so everything named by the test
 prefixes is removed once before the tests start (by the controller when
 pytest-xdist runs workers, before any of them starts).
 
-`make integration` runs two pytest-xdist workers with --dist loadgroup: each
+`make integration` runs two pytest-xdist workers with --dist loadfile: each
 module stays whole on one worker, in its order (module fixtures and ordered
-life cycles rely on it), and the deploy modules, which share the
-itest-deploy/app images, share a worker.
+life cycles rely on it). Modules that may run at the same time therefore use
+names of their own (containers, networks, images, ports, namespaces).
 """
 
 import subprocess
-
-import pytest
 
 PREFIXES = ('itest-',)
 IMAGE_REPOSITORIES = ('itest-imgbuild/*',)
@@ -21,12 +19,6 @@ IMAGE_REPOSITORIES = ('itest-imgbuild/*',)
 
 def _docker(*args):
     return subprocess.run(['docker', *args], capture_output=True, text=True, check=False, timeout=300).stdout.split()
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        module = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group('deploy' if module.startswith('test_deploy') else module))
 
 
 def pytest_sessionstart(session):

@@ -126,8 +126,8 @@ def write_inventory(path, stacks, group_vars=None):
     return path
 
 
-def build_app_images():
-    """itest-deploy/app:<version> for each test version (cached layers: seconds)."""
+def build_app_images(image=APP_IMAGE):
+    """<image>:<version> for each test version (cached layers: seconds)."""
     for version in VERSIONS:
         subprocess.run(
             [
@@ -142,7 +142,7 @@ def build_app_images():
                 '--build-arg',
                 'APP_VERSION=' + version,
                 '--tag',
-                '%s:%s' % (APP_IMAGE, version),
+                '%s:%s' % (image, version),
                 os.path.join(ROOT, 'examples', 'app'),
             ],
             check=True,
@@ -151,7 +151,7 @@ def build_app_images():
         )
 
 
-def remove_app_images():
-    refs = docker('image', 'ls', '-q', '--filter', 'reference=%s' % APP_IMAGE, check=False).stdout.split()
+def remove_app_images(image=APP_IMAGE):
+    refs = docker('image', 'ls', '-q', '--filter', 'reference=%s' % image, check=False).stdout.split()
     if refs:
         docker('image', 'rm', '--force', *set(refs), check=False)

@@ -13,14 +13,17 @@ from ansible_runner import run_playbook
 from deploy_stack import Stack, build_app_images, remove_app_images, write_inventory
 
 pytestmark = pytest.mark.deploy
+# Images of its own: test_deploy.py may run at the same time (another xdist
+# worker) and prunes its releases' images.
+IMAGE = 'itest-deploy-serial/app'
 
 
 @pytest.fixture(scope='module')
 def hosts(tmp_path_factory):
-    build_app_images()
+    build_app_images(IMAGE)
     workdir = str(tmp_path_factory.mktemp('serial'))
     stacks = [Stack('itest-s1', os.path.join(workdir, 's1')), Stack('itest-s2', os.path.join(workdir, 's2'))]
-    inventory = write_inventory(os.path.join(workdir, 'hosts.yml'), stacks)
+    inventory = write_inventory(os.path.join(workdir, 'hosts.yml'), stacks, {'app_image_name': IMAGE})
     for stack in stacks:
         stack.inventory = inventory
         stack.destroy()
@@ -29,7 +32,7 @@ def hosts(tmp_path_factory):
     yield stacks
     for stack in stacks:
         stack.destroy()
-    remove_app_images()
+    remove_app_images(IMAGE)
 
 
 def test_release_rolls_host_by_host(hosts):

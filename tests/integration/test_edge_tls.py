@@ -132,6 +132,10 @@ def tls_edge():
 
 def test_selfsigned_https_meets_mozilla_intermediate_with_headers_on_every_response(tls_edge):
     edge = tls_edge
+    checked = edge.run(check=True)
+    assert checked.rc == 0, failure_text(checked)
+    assert checked.stats['changed'] > 0
+    assert not os.path.exists(edge.tls_dir) and not exists('container', edge.id)
     first = edge.run()
     assert first.rc == 0, failure_text(first)
     again = edge.run()
@@ -274,6 +278,10 @@ def mismatches(pki):
     expired, expired_key = pki.leaf(days=(-30, -1))
     other_key = ec.generate_private_key(ec.SECP256R1())
     return {
+        'not-a-certificate': (
+            provided_vars('not a certificate', pem(key)),
+            'edge_tls_certificate holds no PEM certificate',
+        ),
         'key-of-another-certificate': (
             provided_vars(pem(leaf, pki.intermediate), pem(other_key)),
             'edge_tls_private_key does not match the first certificate of edge_tls_certificate',
@@ -293,7 +301,9 @@ def mismatches(pki):
     }
 
 
-@pytest.mark.parametrize('case', ['key-of-another-certificate', 'chain-out-of-order', 'expired', 'names-not-covered'])
+@pytest.mark.parametrize(
+    'case', ['not-a-certificate', 'key-of-another-certificate', 'chain-out-of-order', 'expired', 'names-not-covered']
+)
 def test_provided_certificate_mismatch_is_refused_before_any_change(tls_edge, pki, case):
     extra, message = mismatches(pki)[case]
     run = tls_edge.run(**extra)
