@@ -43,6 +43,12 @@ def deploy(stack, version, **extra):
     return run_playbook('playbooks/deploy.yml', dict(app_version=version, **extra), inventory=stack.inventory)
 
 
+def start_deploy(stack, version, **popen):
+    """deploy.yml in the background, for what happens while it runs."""
+    cmd = playbook_command('playbooks/deploy.yml', {'app_version': version}, inventory=stack.inventory)
+    return subprocess.Popen(cmd, cwd=ROOT, env=ENV, **popen)
+
+
 class Load:
     """Requests to the edge in a background thread, counting every outcome."""
 
@@ -143,14 +149,7 @@ def test_rollback_to_a_release_without_image_says_so(stack):
 
 def test_concurrent_deploy_is_refused(stack):
     lock = os.path.join(stack.state_dir, stack.name, 'deploy.lock')
-    first = subprocess.Popen(
-        playbook_command('playbooks/deploy.yml', {'app_version': '2.0.0'}, inventory=stack.inventory),
-        cwd=ROOT,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = start_deploy(stack, '2.0.0', stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while not os.path.exists(lock) and time.monotonic() < deadline:
@@ -167,14 +166,7 @@ def test_concurrent_deploy_is_refused(stack):
 
 
 def test_deploy_killed_midway_converges_on_the_next_run(stack):
-    process = subprocess.Popen(
-        playbook_command('playbooks/deploy.yml', {'app_version': '1.0.0'}, inventory=stack.inventory),
-        cwd=ROOT,
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = start_deploy(stack, '1.0.0', stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while len(stack.containers('app')) <= 2 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)

@@ -24,6 +24,7 @@ import uuid
 
 import pytest
 from ansible_runner import run_playbook
+from throwaway_engine import ThrowawayEngine, new_root
 
 PLAYBOOK = """---
 - name: Run the docker_host role
@@ -254,59 +255,24 @@ def test_unreadable_daemon_json_is_never_overwritten(tmp_path, playbook, content
 # --------------------------------------------------------------------------
 
 
-class Engine:
-    """A dockerd of its own under /tmp/itest-dh-*, reading self.config."""
+class Engine(ThrowawayEngine):
+    """A dockerd of its own under /tmp/itest-dh-*, reading self.config, in namespaces of its own."""
 
     def __init__(self):
-        # containerd namespaces allow [A-Za-z0-9] runs joined by single '.', '_' or '-':
-        # mkdtemp's random suffix may break that, a hex uuid cannot.
-        self.name = 'itest-dh-' + uuid.uuid4().hex[:10]
-        self.root = os.path.join('/tmp', self.name)
+        super().__init__(new_root('itest-dh-'))
         os.mkdir(self.root, 0o700)
-        self.config = os.path.join(self.root, 'daemon.json')
-        self.pidfile = os.path.join(self.root, 'docker.pid')
-        self.host = 'unix://' + os.path.join(self.root, 'docker.sock')
-        self.log = os.path.join(self.root, 'dockerd.log')
-        self.process = None
 
     def argv(self):
         return [
             'unshare', '--net', '--mount', '--propagation', 'private', '--',
-            'dockerd',
-            '--data-root', os.path.join(self.root, 'data'),
-            '--exec-root', os.path.join(self.root, 'exec'),
-            '--pidfile', self.pidfile,
-            '-H', self.host,
-            '--config-file', self.config,
+            'dockerd', *self.dockerd_flags(),
             '--iptables=false',
             '--ip6tables=false',
             '--bridge=none',
-            '--containerd-namespace', self.name,
-            '--containerd-plugins-namespace', self.name + '-plugins',
-            '--cgroup-parent', '/' + self.name,
         ]  # fmt: skip
-
-    def docker(self, *args, check=True, **kwargs):
-        proc = subprocess.run(
-            ['docker', '-H', self.host, *args], capture_output=True, text=True, timeout=120, check=False, **kwargs
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError('docker %s: %s%s' % (' '.join(args), proc.stdout, proc.stderr))
-        return proc
 
     def info(self):
         return json.loads(self.docker('info', '--format', '{{json .}}').stdout)
-
-    def start(self):
-        with open(self.log, 'ab') as log:
-            self.process = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while self.docker('version', check=False).returncode != 0:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                with open(self.log, encoding='utf-8', errors='replace') as handle:
-                    tail = handle.read()[-2000:]
-                raise AssertionError('the throwaway dockerd did not start:\n' + tail)
-            time.sleep(0.2)
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -322,16 +288,9 @@ class Engine:
 
     def destroy(self):
         if self.process and self.process.poll() is None:
-            ids = self.docker('ps', '-aq', check=False).stdout.split()
-            if ids:
-                self.docker('rm', '-f', *ids, check=False)
+            self.remove_containers()
         self.stop()
-        # dockerd bind-mounts its data root onto itself and leaves that mount behind.
-        with open('/proc/mounts', encoding='utf-8') as handle:
-            mounts = [line.split()[1] for line in handle if line.split()[1].startswith(self.root + '/')]
-        for mount in sorted(mounts, reverse=True):
-            subprocess.run(['umount', mount], capture_output=True, check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
+        self.remove_root()
         # The cgroups of --cgroup-parent (cgroup v1: one per controller), empty once the containers are gone.
         for cgroup in glob.glob('/sys/fs/cgroup/*/' + self.name) + glob.glob('/sys/fs/cgroup/' + self.name):
             with contextlib.suppress(OSError):

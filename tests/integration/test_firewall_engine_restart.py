@@ -38,11 +38,11 @@ import shutil
 import signal
 import subprocess
 import time
-import uuid
 
 import pytest
 from ansible_runner import ENV, ROOT, Run, playbook_command
 from test_firewall import INVENTORY, PLAYBOOK, probe, report, sh, wait_for
+from throwaway_engine import ThrowawayEngine, new_root
 
 HOST_NS = 'itest-fwr-host'
 OUT_NS = 'itest-fwr-out'
@@ -160,57 +160,23 @@ def remove_cgroups(name):
             os.rmdir(cgroup)
 
 
-class NetnsEngine:
+class NetnsEngine(ThrowawayEngine):
     """A dockerd of its own under /tmp/itest-fwr-<hex>, inside the host namespace, with iptables on."""
 
     def __init__(self, root=None):
-        # containerd namespaces allow [A-Za-z0-9] runs joined by single '.', '_' or '-': a hex uuid suffix.
-        self.root = root or os.path.join('/tmp', PREFIX + uuid.uuid4().hex[:10])
-        self.name = os.path.basename(self.root)
-        self.config = os.path.join(self.root, 'daemon.json')
-        self.pidfile = os.path.join(self.root, 'docker.pid')
-        self.host = 'unix://' + os.path.join(self.root, 'docker.sock')
-        self.log = os.path.join(self.root, 'dockerd.log')
-        self.process = None
+        super().__init__(root or new_root(PREFIX))
 
     def argv(self):
         return [
             'unshare', '--mount', '--propagation', 'private', '--',
             'nsenter', '--net=/run/netns/' + HOST_NS, '--',
             'sh', '-c', NETNS_SYSFS, 'itest-fwr-dockerd', self.root,
-            'dockerd',
-            '--data-root', os.path.join(self.root, 'data'),
-            '--exec-root', os.path.join(self.root, 'exec'),
-            '--pidfile', self.pidfile,
-            '-H', self.host,
-            '--config-file', self.config,
+            'dockerd', *self.dockerd_flags(),
             '--iptables=true',
-            '--containerd-namespace', self.name,
-            '--containerd-plugins-namespace', self.name + '-plugins',
-            '--cgroup-parent', '/' + self.name,
         ]  # fmt: skip
-
-    def docker(self, *args, check=True, **kwargs):
-        proc = subprocess.run(
-            ['docker', '-H', self.host, *args], capture_output=True, text=True, timeout=120, check=False, **kwargs
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError('docker %s: %s%s' % (' '.join(args), proc.stdout, proc.stderr))
-        return proc
 
     def running(self):
         return self.docker('ps', '-q', '--filter', 'status=running').stdout.split()
-
-    def start(self):
-        with open(self.log, 'ab') as log:
-            self.process = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while self.docker('version', check=False).returncode != 0:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                with open(self.log, encoding='utf-8', errors='replace') as handle:
-                    tail = handle.read()[-2000:]
-                raise AssertionError('the throwaway dockerd did not start:\n' + tail)
-            time.sleep(0.2)
 
     def daemon_pid(self):
         """The pid of this engine's dockerd (also one that a killed run left), None when it is not running."""
@@ -238,21 +204,14 @@ class NetnsEngine:
 
     def destroy(self):
         if self.daemon_pid() is not None:
-            ids = self.docker('ps', '-aq', check=False).stdout.split()
-            if ids:
-                self.docker('rm', '-f', *ids, check=False)
+            self.remove_containers()
         with contextlib.suppress(subprocess.TimeoutExpired, AssertionError):
             self.stop()
         # What a daemon that could not stop, or a killed run, left: its containers
         # (in its cgroup parent) and its containerd and shims (in the host namespace).
         kill_pids(cgroup_pids(self.name))
         kill_pids(host_pids())
-        # dockerd may leave bind mounts under its root.
-        with open('/proc/mounts', encoding='utf-8') as handle:
-            mounts = [line.split()[1] for line in handle if line.split()[1].startswith(self.root + '/')]
-        for mount in sorted(mounts, reverse=True):
-            subprocess.run(['umount', '-l', mount], capture_output=True, check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
+        self.remove_root()
         remove_cgroups(self.name)
 
 
