@@ -87,6 +87,8 @@ class Rollout:
 
     def _migrate(self):
         migrate = self.settings['migrate']
+        if migrate.get('before'):
+            self._before_migration(migrate['before'])
         rc, out, err = self.project.run_once(migrate['service'], migrate['command'])
         if rc != 0:
             raise DeployFailed(
@@ -95,6 +97,16 @@ class Rollout:
                 migration_output=tail((out or '') + (err or ''), 40),
             )
         self.actions['migration'] = tail(out, 5)
+
+    def _before_migration(self, command):
+        rc, out, err = self.settings['run_host_command'](command)
+        if rc != 0:
+            raise DeployFailed(
+                'the command before the migration (%s) failed with exit code %d; nothing was migrated or switched'
+                % (' '.join(command), rc),
+                before_migration_output=tail((out or '') + (err or ''), 40),
+            )
+        self.actions['before_migration'] = (out or '').strip()
 
     # -- stateless services ---------------------------------------------------
 

@@ -130,6 +130,15 @@ options:
         type: list
         elements: str
         required: true
+      before:
+        description:
+          - A command run on the managed host right before the migration, and only when a migration runs,
+            for example the backup role's pre-migration snapshot (C(auraspeak-backup snapshot <version>)),
+            which C(deploy.yml) passes. If it fails, nothing is migrated or switched.
+          - Its standard output is returned as RV(actions.before_migration).
+        type: list
+        elements: str
+        version_added: 0.4.0
   edge:
     description: The nginx edge in front of the rolling services (see the collection's docs/deploy.md).
     type: dict
@@ -241,7 +250,9 @@ plan:
   sample: {app: {strategy: rolling, action: update, reason: the image changed, replicas: 2,
                  keep: [], add: 2, remove: [auraspeak-app-1, auraspeak-app-2]}}
 actions:
-  description: What was done per service (containers started, stopped, removed), and the migration's last output lines.
+  description:
+    - What was done per service (containers started, stopped, removed), and the migration's last output lines.
+    - C(before_migration) holds the standard output of O(migrate.before) when it ran.
   returned: when not in check mode
   type: dict
   sample: {app: {started: [auraspeak-app-3, auraspeak-app-4], stopped: [auraspeak-app-1, auraspeak-app-2], removed: []}}
@@ -280,6 +291,13 @@ migration_output:
   type: list
   elements: str
   sample: ['migration 0004 failed (SQLSTATE 42P07); it was rolled back']
+before_migration_output:
+  description: Last lines the failed O(migrate.before) command printed.
+  returned: when the command before the migration fails
+  type: list
+  elements: str
+  version_added: 0.4.0
+  sample: ['{"failed": true, "msg": "the postgres service of auraspeak is not running"}']
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -318,6 +336,7 @@ def main():
             options=dict(
                 service=dict(type='str', required=True),
                 command=dict(type='list', elements='str', required=True),
+                before=dict(type='list', elements='str'),
             ),
         ),
         edge=dict(

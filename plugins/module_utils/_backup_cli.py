@@ -1,0 +1,140 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# The host's `auraspeak-backup` command, run by the schedules the backup role
+# installs and by backup.yml, restore.yml, deploy.yml and rollback.yml. It
+# prints one JSON document; on failure {"failed": true, "msg": ...} and exit 1.
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import _backup_jobs as jobs
+from . import _backup_pgbackrest as pgbackrest
+from . import _backup_restic as restic
+from . import _backup_restore as restore
+from . import _backup_snapshot as snapshot
+from ._backup_config import DEFAULT_CONFIG_DIR, config_path, load
+from ._backup_docker import BackupError
+
+
+def parser():
+    top = argparse.ArgumentParser(
+        prog='auraspeak-backup', description='Backups, restore drills and restores of a project.'
+    )
+    top.add_argument('--project', default='auraspeak', help='compose project (default: auraspeak)')
+    top.add_argument('--config', help='backup.json (default: %s/<project>/backup/backup.json)' % DEFAULT_CONFIG_DIR)
+    sub = top.add_subparsers(dest='command', required=True)
+
+    cmd = sub.add_parser('backup', help='take a backup')
+    cmd.add_argument('kind', choices=jobs.BACKUP_JOBS)
+    cmd.add_argument('--if-none', action='store_true', help='only when the repository holds no backup of this kind')
+    cmd = sub.add_parser('verify', help='integrity check and restore drill of one backup')
+    cmd.add_argument('kind', choices=jobs.VERIFY_KINDS)
+    cmd.add_argument('--backup', default='latest', help='set label, dump id or snapshot id (default: latest)')
+    cmd = sub.add_parser('init', help='create the pgBackRest stanza or the restic repository when missing')
+    cmd.add_argument('--only', choices=('pgbackrest', 'restic'), required=True)
+    sub.add_parser('status', help='the recorded outcome of every job')
+
+    for name, text in (
+        ('restore-plan', 'what restore-database would do'),
+        ('restore-database', 'restore from pgBackRest'),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument('--time', help='recover to this time (PITR), e.g. "2026-11-26 10:00:00+00:00"')
+        cmd.add_argument('--set', help='restore this backup set (to its restore point)')
+    cmd.add_argument('--discard-current', action='store_true', help='delete the current data instead of keeping it')
+    sub.add_parser('archive-now', help='archive the current WAL segment (before a restore to the latest)')
+    cmd = sub.add_parser('restore-volume', help='replace a volume with a restic snapshot')
+    cmd.add_argument('volume')
+    cmd.add_argument('--snapshot', default='latest')
+
+    cmd = sub.add_parser('snapshot', help='pre-migration snapshot of the database (deploy.yml)')
+    cmd.add_argument('release')
+    cmd = sub.add_parser('snapshot-deployed', help='record the write count once the release went live')
+    cmd.add_argument('snapshot_id')
+    for name, text in (
+        ('rollback-plan', 'count the writes a rollback would discard'),
+        ('rollback-database', 'restore the pre-migration snapshot of a release'),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument('--release', required=True, help='the release whose pre-migration snapshot to restore')
+    cmd.add_argument('--force', action='store_true', help='roll back even when writes would be discarded')
+    return top
+
+
+def dispatch(cfg, args):
+    command = args.command
+    if command == 'backup':
+        if args.if_none and jobs.has_backup(cfg, args.kind):
+            return {'taken': False}
+        return dict(jobs.run_backup(cfg, args.kind), taken=True)
+    if command == 'verify':
+        return jobs.run_verify(cfg, args.kind, args.backup)
+    if command == 'init':
+        return {'created': pgbackrest.stanza_create(cfg) if args.only == 'pgbackrest' else restic.init(cfg)}
+    if command == 'status':
+        return jobs.status(cfg)
+    if command == 'restore-plan':
+        return restore.plan(cfg, args.time, args.set)
+    if command == 'restore-database':
+        return restore_database(cfg, args)
+    if command == 'archive-now':
+        return {'archived': restore.archive_now(cfg)}
+    if command == 'restore-volume':
+        result = {}
+        jobs.recorded(
+            cfg,
+            'restore-volume',
+            lambda: _store(result, 'snapshot', restic.restore_volume(cfg, args.volume, args.snapshot)),
+        )
+        return dict(result, volume=args.volume)
+    if command == 'snapshot':
+        return jobs_snapshot(cfg, args.release)
+    if command == 'snapshot-deployed':
+        return {'snapshot': args.snapshot_id, 'writes': snapshot.mark_deployed(cfg, args.snapshot_id)}
+    if command == 'rollback-plan':
+        return snapshot.plan_rollback(cfg, args.release)
+    return snapshot.rollback_database(cfg, args.release, force=args.force)
+
+
+def _store(result, key, value):
+    result[key] = value
+    return value, None
+
+
+def jobs_snapshot(cfg, release):
+    outcome = snapshot.take_snapshot(cfg, release)
+    return {'id': outcome['id'], 'bytes': outcome['size'], 'release': release}
+
+
+def restore_database(cfg, args):
+    report, progress = {}, {}
+
+    def func():
+        try:
+            report.update(restore.restore(cfg, args.time, args.set, not args.discard_current, progress))
+        except BackupError as exc:
+            raise BackupError('%s. %s' % (exc, restore.kept_hint(progress)), exc.report) from None
+        return report['set'], None
+
+    jobs.recorded(cfg, 'restore', func)
+    return report
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        cfg = load(args.config or config_path(args.project))
+        result = dispatch(cfg, args)
+    except BackupError as exc:
+        json.dump({'failed': True, 'msg': str(exc), 'report': exc.report}, sys.stdout, default=str)
+        sys.stdout.write('\n')
+        return 1
+    json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write('\n')
+    return 0

@@ -1,0 +1,47 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# backup.json, written by the backup role: where everything of one project is.
+
+from __future__ import annotations
+
+import os
+
+from ._backup_docker import BackupError
+from ._backup_manifest import read_json
+from ._backup_state import BackupState
+
+DEFAULT_CONFIG_DIR = '/etc/auraspeak'
+
+
+def config_path(project, config_dir=DEFAULT_CONFIG_DIR):
+    return os.path.join(config_dir, project, 'backup', 'backup.json')
+
+
+def load(path):
+    cfg = read_json(path)
+    if cfg is None:
+        raise BackupError('%s does not exist: run the auraspeak.ops.backup role on this host first' % path)
+    return Config(cfg)
+
+
+class Config:
+    """Read access to backup.json with the defaults the role documents."""
+
+    def __init__(self, data):
+        self.data = data
+        self.project = data['project']
+        self.postgres = data['postgres']
+        self.pgbackrest = data.get('pgbackrest') or {'enabled': False}
+        self.dump = data.get('dump') or {'enabled': False}
+        self.restic = data.get('restic') or {'enabled': False}
+        self.state = BackupState(data['state_dir'], self.project, data.get('metrics_dir'))
+        self.drill_timeout = int(data.get('drill_timeout', 1800))
+
+    def postgres_volume(self):
+        return '%s_%s' % (self.project, self.postgres.get('volume', 'postgres-data'))
+
+    def drill_name(self, kind):
+        return 'auraspeak-drill-%s-%s-%d' % (self.project, kind, os.getpid())

@@ -1,0 +1,140 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to auraspeak.ops. The backup code runs in two places: inside the
+# backup_verify module and as the host's scheduled `auraspeak-backup` command,
+# which the backup role installs with these files beside it. So the _backup_*
+# files use the standard library only and import each other relatively.
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+
+class BackupError(Exception):
+    """A backup step failed; the message says what and what to do, report what was checked."""
+
+    def __init__(self, msg, report=None):
+        super().__init__(msg)
+        self.report = report
+
+
+def run(argv, input_text=None, check=True, timeout=None):
+    """Run a command; return (rc, stdout, stderr). Raise BackupError when check and rc != 0."""
+    try:
+        proc = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise BackupError('%s is not installed on this host' % argv[0]) from None
+    except subprocess.TimeoutExpired:
+        raise BackupError('%s did not finish within %s s' % (' '.join(argv[:4]), timeout)) from None
+    if check and proc.returncode != 0:
+        raise BackupError(
+            '%s failed (exit %d): %s' % (' '.join(argv[:6]), proc.returncode, _last_lines(proc.stderr or proc.stdout))
+        )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _last_lines(text, count=6):
+    lines = [line for line in (text or '').strip().splitlines() if line.strip()]
+    return ' | '.join(lines[-count:]) or 'no output'
+
+
+def service_container(project, service):
+    """The id of the running container of a compose service, or None."""
+    _rc, out, _err = run(
+        [
+            'docker',
+            'ps',
+            '--quiet',
+            '--filter',
+            'label=com.docker.compose.project=%s' % project,
+            '--filter',
+            'label=com.docker.compose.service=%s' % service,
+        ]
+    )
+    ids = out.split()
+    return ids[0] if ids else None
+
+
+def require_service_container(project, service):
+    container = service_container(project, service)
+    if not container:
+        raise BackupError(
+            'the %s service of the %s project is not running: start it (deploy.yml) and retry' % (service, project)
+        )
+    return container
+
+
+def psql(container, user, database, sql, timeout=600):
+    """Run SQL through psql in a container; return stdout rows split on '|'."""
+    argv = [
+        'docker',
+        'exec',
+        '-i',
+        container,
+        'psql',
+        '-X',
+        '-A',
+        '-t',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '--username',
+        user,
+        '--dbname',
+        database,
+    ]
+    _rc, out, _err = run(argv, input_text=sql, timeout=timeout)
+    return [line.split('|') for line in out.splitlines() if line]
+
+
+def remove_container(name):
+    """Remove a container and its anonymous volumes, if it exists."""
+    run(['docker', 'rm', '--force', '--volumes', name], check=False)
+
+
+def remove_volume(name):
+    run(['docker', 'volume', 'rm', '--force', name], check=False)
+
+
+def container_status(name):
+    _rc, out, _err = run(['docker', 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name], check=False)
+    return out.strip()
+
+
+def container_log(name, lines=8):
+    _rc, out, err = run(['docker', 'logs', '--tail', str(lines), name], check=False)
+    return ' | '.join((out + err).strip().splitlines()[-lines:])
+
+
+def wait_postgres(name, user, database, timeout, what='the restore drill'):
+    """Wait until a restored server accepts queries and has left recovery."""
+    deadline = time.time() + timeout
+    while True:
+        status = container_status(name)
+        if not status.startswith('running'):
+            raise BackupError('%s stopped (%s): %s' % (what, status or 'gone', container_log(name)))
+        rc, out, _err = run(
+            [
+                'docker',
+                'exec',
+                name,
+                'psql',
+                '-X',
+                '-At',
+                '--username',
+                user,
+                '--dbname',
+                database,
+                '-c',
+                'SELECT pg_is_in_recovery()',
+            ],
+            check=False,
+        )
+        if rc == 0 and out.strip() == 'f':
+            return
+        if time.time() > deadline:
+            raise BackupError('%s was not serving within %d s: %s' % (what, timeout, container_log(name)))
+        time.sleep(0.5)

@@ -1,0 +1,108 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Restore drills: restore a backup into a throwaway PostgreSQL container with
+# no network and no access to the live database, count every table's rows,
+# compare them with the manifest, and remove the container in every case.
+
+from __future__ import annotations
+
+import time
+
+from . import _backup_dump as dump
+from . import _backup_pgbackrest as pgbackrest
+from ._backup_docker import BackupError, psql, remove_container, run, wait_postgres
+from ._backup_manifest import TABLE_STATS_SQL, compare_tables, tables_from_rows
+
+
+def cleanup_leftovers(cfg):
+    """Remove drill containers a killed run left behind."""
+    _rc, out, _err = run(
+        ['docker', 'ps', '-aq', '--filter', 'label=io.auraspeak.ops.backup-tool=%s' % cfg.project], check=False
+    )
+    for container in out.split():
+        remove_container(container)
+
+
+def _timed(report, step, func, *args):
+    started = time.time()
+    result = func(*args)
+    report['steps'].append({'step': step, 'seconds': round(time.time() - started, 3)})
+    return result
+
+
+def _compare(report, name, cfg, manifest):
+    rows = psql(name, cfg.postgres['user'], cfg.postgres['db'], TABLE_STATS_SQL, timeout=cfg.drill_timeout)
+    restored = tables_from_rows(rows)
+    report['tables'] = len(restored)
+    report['rows'] = sum(t['rows'] for t in restored.values())
+    report['mismatches'] = compare_tables(manifest['tables'], restored)
+
+
+def drill_pgbackrest(cfg, wanted=None):
+    """pgbackrest verify, then restore the set to its restore point in a throwaway container and compare."""
+    backup_set = pgbackrest.resolve_set(cfg, wanted)
+    label = backup_set['label']
+    manifest = pgbackrest.load_manifest(cfg, label)
+    report = {
+        'kind': 'pgbackrest',
+        'id': label,
+        'steps': [],
+        'checked': ['pgbackrest verify', 'restore drill', 'row counts'],
+    }
+    _timed(report, 'integrity', pgbackrest.verify_repository, cfg)
+    name = cfg.drill_name('pgbackrest')
+    try:
+        _timed(report, 'restore', _restore_pgbackrest, cfg, name, label, manifest['restore_point'])
+        _timed(report, 'compare', _compare, report, name, cfg, manifest)
+    finally:
+        remove_container(name)
+    return report
+
+
+def _restore_pgbackrest(cfg, name, label, restore_point):
+    pgbackrest.start_drill(cfg, name, label, restore_point)
+    wait_postgres(name, cfg.postgres['user'], cfg.postgres['db'], cfg.drill_timeout)
+
+
+def drill_dump(cfg, wanted=None):
+    """Checksum the dump, restore it into a throwaway container with pg_restore, compare."""
+    path = dump.resolve(cfg, wanted)
+    manifest = dump.load_manifest(path)
+    report = {
+        'kind': 'dump',
+        'id': dump.dump_id(path),
+        'path': path,
+        'steps': [],
+        'checked': ['sha256', 'pg_restore drill', 'row counts'],
+    }
+    _timed(report, 'integrity', dump.check_checksum, path, manifest)
+    name = cfg.drill_name('dump')
+    try:
+        _timed(report, 'restore', dump.restore_into_drill, cfg, name, path)
+        _timed(report, 'compare', _compare, report, name, cfg, manifest)
+    finally:
+        remove_container(name)
+    return report
+
+
+def run_drill(cfg, kind, wanted=None):
+    """Verify one backup of a kind; raise BackupError on any mismatch, after cleaning up."""
+    cleanup_leftovers(cfg)
+    if kind == 'pgbackrest':
+        report = drill_pgbackrest(cfg, wanted)
+    elif kind == 'dump':
+        report = drill_dump(cfg, wanted)
+    else:
+        from . import _backup_restic as restic
+
+        report = restic.verify(cfg, wanted)
+    if report.get('mismatches'):
+        raise BackupError(
+            'the restore of %s %s does not match its manifest: %s'
+            % (kind, report['id'], '; '.join(report['mismatches'][:10])),
+            report,
+        )
+    return report

@@ -1,0 +1,96 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# A manifest records what a backup must contain - every table with its exact
+# row count, and the checksum of the file - so a restore drill can prove it.
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+MANIFEST_FORMAT = 1
+
+# Exact row counts of every user table (count(*) through query_to_xml, so one
+# statement covers all tables) and their on-disk size, which is reported only:
+# a restored table is smaller when the original was bloated.
+TABLE_STATS_SQL = """
+SELECT format('%I.%I', n.nspname, c.relname),
+       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname),
+                                            false, true, '')))[1]::text::bigint,
+       pg_total_relation_size(c.oid)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND c.relpersistence = 'p'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+ ORDER BY 1;
+"""
+
+# Rows inserted, updated and deleted, as PostgreSQL counts them in the database:
+# what a database rollback measures the writes it would discard by.
+WRITES_SQL = "SELECT 'writes', coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables;"
+
+
+def tables_from_rows(rows):
+    """{table: {'rows': n, 'bytes': n}} from the rows TABLE_STATS_SQL returns."""
+    return {name: {'rows': int(count), 'bytes': int(size)} for name, count, size in rows}
+
+
+def build(kind, backup_id, database, tables, created, file_info=None, extra=None):
+    manifest = {
+        'format': MANIFEST_FORMAT,
+        'kind': kind,
+        'id': backup_id,
+        'database': database,
+        'created': created,
+        'tables': tables,
+    }
+    if file_info:
+        manifest['file'] = file_info
+    if extra:
+        manifest.update(extra)
+    return manifest
+
+
+def compare_tables(expected, actual):
+    """Mismatches between two {table: {'rows': n}} maps, as sentences; empty when they agree."""
+    mismatches = []
+    for name in sorted(set(expected) - set(actual)):
+        mismatches.append('table %s is missing from the restore' % name)
+    for name in sorted(set(actual) - set(expected)):
+        mismatches.append('table %s is in the restore but not in the manifest' % name)
+    for name in sorted(set(expected) & set(actual)):
+        want, got = expected[name]['rows'], actual[name]['rows']
+        if want != got:
+            mismatches.append('table %s has %d rows, the manifest says %d' % (name, got, want))
+    return mismatches
+
+
+def sha256_file(path, chunk=1024 * 1024):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path, data, mode=0o600):
+    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    tmp = '%s.tmp-%d' % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, 'w') as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write('\n')
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path, default=None):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return default

@@ -1,0 +1,278 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# pgBackRest runs inside the project's PostgreSQL container (archive-push,
+# backup) or in a throwaway container of the same image that mounts the
+# repository read-only (info, verify, restore drills).
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import time
+
+from ._backup_docker import BackupError, psql, require_service_container, run
+from ._backup_manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows, write_json_atomic
+
+CONTAINER_CONF = '/etc/pgbackrest'
+CONTAINER_REPO = '/var/lib/pgbackrest'
+
+# Hold writers off for the instant of a named restore point and the row
+# counts: the counts are then exactly what recovery to that point brings back.
+_MARK_SQL = """
+SET lock_timeout = '%(lock_timeout)ds';
+BEGIN;
+DO $$ DECLARE tables text; BEGIN
+  SELECT string_agg(format('%%I.%%I', n.nspname, c.relname), ', ') INTO tables
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind = 'r' AND c.relpersistence = 'p'
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%';
+  IF tables IS NOT NULL THEN EXECUTE 'LOCK TABLE ' || tables || ' IN SHARE MODE'; END IF;
+END $$;
+SELECT 'point', pg_create_restore_point('%(point)s');
+%(stats)s
+COMMIT;
+SELECT 'wal', pg_walfile_name(pg_switch_wal());
+"""
+
+
+def restore_point_name(label):
+    return 'auraspeak-%s' % label
+
+
+def tool_argv(cfg, name=None, detach=False, writable_repo=False):
+    """docker run of the PostgreSQL image with the repository and pgBackRest's config mounted."""
+    pgb = cfg.pgbackrest
+    argv = [
+        'docker',
+        'run',
+        '--user',
+        '999:999',
+        '--network',
+        'none',
+        '--read-only',
+        '--tmpfs',
+        '/tmp',
+        '--tmpfs',
+        '/var/run/postgresql:uid=999,gid=999',
+        '--label',
+        'io.auraspeak.ops.backup-tool=%s' % cfg.project,
+        '-v',
+        '%s:%s:ro' % (pgb['config_dir'], CONTAINER_CONF),
+    ]
+    if pgb.get('repo_path'):
+        argv += ['-v', '%s:%s%s' % (pgb['repo_path'], CONTAINER_REPO, '' if writable_repo else ':ro')]
+    argv += ['--detach'] if detach else ['--rm']
+    if name:
+        argv += ['--name', name]
+    return argv
+
+
+def _stanza(cfg):
+    return '--stanza=%s' % cfg.pgbackrest['stanza']
+
+
+def info(cfg):
+    """pgBackRest's info for the stanza: the backup sets, oldest first."""
+    argv = tool_argv(cfg) + ['--entrypoint', 'pgbackrest', cfg.postgres['image'], _stanza(cfg), '--output=json', 'info']
+    _rc, out, _err = run(argv, timeout=300)
+    stanzas = json.loads(out)
+    return stanzas[0] if stanzas else {'backup': []}
+
+
+def backup_sets(cfg):
+    return info(cfg).get('backup', [])
+
+
+def live_exec(cfg, args, timeout=None):
+    container = require_service_container(cfg.project, cfg.postgres['service'])
+    return run(['docker', 'exec', container, 'pgbackrest', _stanza(cfg)] + args, timeout=timeout)
+
+
+def stanza_create(cfg):
+    """Create the stanza unless the repository has it. Returns True when it was created."""
+    if info(cfg).get('status', {}).get('code') == 0:
+        return False
+    live_exec(cfg, ['stanza-create'], timeout=300)
+    return True
+
+
+def take_backup(cfg, backup_type):
+    """Run a backup, mark a restore point with the row counts, expire what retention allows.
+
+    Returns (label, repository bytes). A failure raises before anything expires.
+    """
+    live_exec(cfg, ['--type=%s' % backup_type, 'backup'])
+    sets = backup_sets(cfg)
+    if not sets:
+        raise BackupError('pgBackRest reported success but lists no backup set')
+    newest = sets[-1]
+    write_manifest(cfg, newest)
+    expire(cfg)
+    return newest['label'], newest['info']['repository']['delta']
+
+
+def write_manifest(cfg, backup_set):
+    """Create the set's restore point, record the row counts at it, wait until its WAL is archived."""
+    label = backup_set['label']
+    container = require_service_container(cfg.project, cfg.postgres['service'])
+    sql = _MARK_SQL % {
+        'point': restore_point_name(label),
+        'stats': TABLE_STATS_SQL.strip(),
+        'lock_timeout': int(cfg.pgbackrest.get('lock_timeout', 60)),
+    }
+    rows = psql(container, cfg.postgres['user'], cfg.postgres['db'], sql)
+    wal = next(row[1] for row in rows if row[0] == 'wal')
+    tables = tables_from_rows(row for row in rows if row[0] not in ('point', 'wal'))
+    manifest = build(
+        'pgbackrest',
+        label,
+        cfg.postgres['db'],
+        tables,
+        time.time(),
+        extra={'restore_point': restore_point_name(label), 'wal': wal, 'type': backup_set['type']},
+    )
+    os.makedirs(manifest_dir(cfg), exist_ok=True)
+    write_json_atomic(manifest_path(cfg, label), manifest, mode=0o640)
+    wait_archived(cfg, container, wal)
+
+
+def wait_archived(cfg, container, wal, timeout=120):
+    deadline = time.time() + timeout
+    while True:
+        rows = psql(
+            container,
+            cfg.postgres['user'],
+            cfg.postgres['db'],
+            "SELECT coalesce(last_archived_wal, ''), coalesce(last_failed_wal, '') FROM pg_stat_archiver;",
+        )
+        archived, failed = rows[0]
+        if archived[:24] >= wal:
+            return
+        if time.time() > deadline:
+            raise BackupError(
+                'WAL segment %s was not archived within %d s (last failed: %s): archive_command is failing, '
+                'see the PostgreSQL container log' % (wal, timeout, failed or 'none')
+            )
+        time.sleep(0.5)
+
+
+def manifest_dir(cfg):
+    return os.path.join(cfg.state.state_dir, 'pgbackrest-manifests')
+
+
+def manifest_path(cfg, label):
+    return os.path.join(manifest_dir(cfg), '%s.json' % label)
+
+
+def fulls_to_keep(sets, retention_full, verified_label):
+    """How many full backups expire must keep so the last verified set survives retention."""
+    fulls = [s['label'] for s in sets if s['type'] == 'full']
+    keep = retention_full
+    if verified_label:
+        by_label = {s['label']: s for s in sets}
+        verified = by_label.get(verified_label)
+        full_label = (
+            verified_label if verified and verified['type'] == 'full' else (verified or {}).get('reference', [None])[0]
+        )
+        if full_label in fulls:
+            keep = max(keep, len(fulls) - fulls.index(full_label))
+    return keep
+
+
+def expire(cfg, sets=None):
+    sets = backup_sets(cfg) if sets is None else sets
+    keep = fulls_to_keep(sets, int(cfg.pgbackrest['retention_full']), cfg.state.verified('pgbackrest'))
+    live_exec(cfg, ['--repo1-retention-full=%d' % keep, 'expire'], timeout=600)
+    for name in os.listdir(manifest_dir(cfg)) if os.path.isdir(manifest_dir(cfg)) else []:
+        label = name[: -len('.json')]
+        if name.endswith('.json') and label not in {s['label'] for s in backup_sets(cfg)}:
+            os.unlink(os.path.join(manifest_dir(cfg), name))
+
+
+def verify_repository(cfg):
+    argv = tool_argv(cfg) + ['--entrypoint', 'pgbackrest', cfg.postgres['image'], _stanza(cfg), 'verify']
+    rc, out, err = run(argv, check=False, timeout=cfg.drill_timeout)
+    problems = [
+        line.strip() for line in (out + err).splitlines() if ' ERROR:' in line or ' WARN:' in line or 'invalid' in line
+    ]
+    if rc != 0 or problems:
+        raise BackupError(
+            'pgbackrest verify found problems in the repository: %s' % (' | '.join(problems[-6:]) or 'exit %d' % rc)
+        )
+
+
+def load_manifest(cfg, label):
+    manifest = read_json(manifest_path(cfg, label))
+    if manifest is None:
+        raise BackupError(
+            'backup set %s has no manifest in %s: it was not taken by auraspeak-backup, so a drill cannot '
+            'compare it; take a new backup (backup.yml) and verify that' % (label, manifest_dir(cfg))
+        )
+    return manifest
+
+
+def resolve_set(cfg, wanted=None):
+    sets = backup_sets(cfg)
+    if not sets:
+        raise BackupError('the pgBackRest repository holds no backup set yet: run backup.yml first')
+    if not wanted or wanted == 'latest':
+        return sets[-1]
+    for backup_set in sets:
+        if backup_set['label'] == wanted:
+            return backup_set
+    raise BackupError('no backup set %s in the repository; sets: %s' % (wanted, ', '.join(s['label'] for s in sets)))
+
+
+def server_flags(cfg, archive):
+    """postgres -c flags of a restored server: the live settings, no TCP, archiving to the repository or off."""
+    settings = dict(cfg.postgres.get('settings') or {})
+    for name in ('archive_mode', 'archive_command', 'listen_addresses'):
+        settings.pop(name, None)
+    settings['listen_addresses'] = ''
+    if archive:
+        settings.update({'archive_mode': 'on', 'archive_command': 'pgbackrest %s archive-push %%p' % _stanza(cfg)})
+    else:
+        settings.update({'archive_mode': 'off', 'fsync': 'off'})
+    flags = []
+    for name, value in sorted(settings.items()):
+        flags += ['-c', '%s=%s' % (name, value)]
+    return flags
+
+
+def restore_args(label=None, restore_point=None, target_time=None):
+    """pgbackrest restore options: to a time (PITR), to a set's restore point or end, or to the end of the archive."""
+    args = ['--set=%s' % label] if label else []
+    if target_time:
+        args += ['--type=time', '--target=%s' % target_time, '--target-action=promote']
+    elif restore_point:
+        args += ['--type=name', '--target=%s' % restore_point, '--target-action=promote']
+    elif label:
+        args += ['--type=immediate', '--target-action=promote']
+    return args + ['restore']
+
+
+def start_drill(cfg, name, label, restore_point):
+    """A throwaway container: restore the set to its restore point, then serve it with no network, never archiving."""
+    script = 'pgbackrest "$@" && exec postgres %s' % ' '.join(shlex.quote(f) for f in server_flags(cfg, archive=False))
+    argv = (
+        tool_argv(cfg, name=name, detach=True)
+        + [
+            '--shm-size',
+            '256m',
+            '-e',
+            'PGDATA=%s' % cfg.postgres['pgdata'],
+            '--entrypoint',
+            'sh',
+            cfg.postgres['image'],
+            '-c',
+            script,
+            'drill',
+            _stanza(cfg),
+        ]
+        + restore_args(label, restore_point)
+    )
+    run(argv)

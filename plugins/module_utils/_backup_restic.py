@@ -1,0 +1,225 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Named volumes backed up with restic, one snapshot per volume, each run in a
+# throwaway container of the restic image that mounts the volume read-only.
+
+from __future__ import annotations
+
+import json
+import time
+
+from ._backup_docker import BackupError, remove_container, remove_volume, run
+
+VERIFIED_TAG = 'verified'
+_MOUNT = '/volumes'
+
+
+def restic_argv(cfg, mounts=(), name=None, entrypoint=None, env=None):
+    rst = cfg.restic
+    argv = [
+        'docker',
+        'run',
+        '--rm',
+        '--label',
+        'io.auraspeak.ops.backup-tool=%s' % cfg.project,
+        '--network',
+        rst.get('network') or ('none' if rst.get('repo_path') else 'bridge'),
+        '-e',
+        'RESTIC_REPOSITORY=%s' % (rst.get('repository') or '/repo'),
+        '-e',
+        'RESTIC_PASSWORD_FILE=/run/secrets/restic-password',
+        '-e',
+        'RESTIC_CACHE_DIR=/tmp/restic-cache',
+        '-v',
+        '%s:/run/secrets/restic-password:ro' % rst['password_file'],
+    ]
+    if rst.get('repo_path'):
+        argv += ['-v', '%s:/repo' % rst['repo_path']]
+    if rst.get('env_file'):
+        argv += ['--env-file', rst['env_file']]
+    for mount in mounts:
+        argv += ['-v', mount]
+    for key, value in sorted((env or {}).items()):
+        argv += ['-e', '%s=%s' % (key, value)]
+    if name:
+        argv += ['--name', name]
+    if entrypoint:
+        argv += ['--entrypoint', entrypoint]
+    return argv + [rst['image']]
+
+
+def restic(cfg, args, mounts=(), timeout=None, check=True):
+    return run(restic_argv(cfg, mounts) + args, timeout=timeout, check=check)
+
+
+def init(cfg):
+    """Create the repository unless it exists. Returns True when it was created."""
+    rc, _out, _err = restic(cfg, ['cat', 'config'], check=False)
+    if rc == 0:
+        return False
+    restic(cfg, ['init'])
+    return True
+
+
+def volume_path(volume):
+    return '%s/%s' % (_MOUNT, volume)
+
+
+def require_volume(volume):
+    rc, _out, _err = run(['docker', 'volume', 'inspect', volume], check=False)
+    if rc != 0:
+        raise BackupError(
+            'volume %s does not exist: fix backup_restic_volumes (docker volume ls lists the names)' % volume
+        )
+
+
+def backup_volumes(cfg):
+    """One snapshot per volume; forget by retention only when every volume succeeded. Returns (ids, bytes added)."""
+    ids, added = [], 0
+    for volume in cfg.restic['volumes']:
+        require_volume(volume)
+        _rc, out, _err = restic(
+            cfg,
+            ['backup', '--json', '--host', cfg.project, '--tag', 'volume=%s' % volume, volume_path(volume)],
+            mounts=['%s:%s:ro' % (volume, volume_path(volume))],
+        )
+        summary = [json.loads(line) for line in out.splitlines() if '"summary"' in line]
+        if not summary:
+            raise BackupError('restic backup of %s printed no summary: %s' % (volume, out.strip()[-300:]))
+        ids.append(summary[-1]['snapshot_id'][:8])
+        added += int(summary[-1].get('data_added', 0))
+    forget(cfg)
+    return ids, added
+
+
+def forget(cfg):
+    keep = cfg.restic['keep']
+    args = ['forget', '--host', cfg.project, '--group-by', 'host,paths', '--keep-tag', VERIFIED_TAG, '--prune']
+    for period in ('daily', 'weekly', 'monthly'):
+        args += ['--keep-%s' % period, str(keep[period])]
+    restic(cfg, args)
+
+
+def snapshots(cfg, volume=None):
+    args = ['snapshots', '--json', '--host', cfg.project]
+    if volume:
+        args += ['--path', volume_path(volume)]
+    _rc, out, _err = restic(cfg, args)
+    return sorted(json.loads(out) or [], key=lambda snap: snap['time'])
+
+
+def resolve(cfg, wanted=None):
+    """The snapshots to check: one by id, or the latest of every configured volume."""
+    if wanted and wanted != 'latest':
+        found = [snap for snap in snapshots(cfg) if snap['id'].startswith(wanted) or snap['short_id'] == wanted]
+        if not found:
+            raise BackupError('no restic snapshot %s in the repository' % wanted)
+        return found[:1]
+    latest = []
+    for volume in cfg.restic['volumes']:
+        snaps = snapshots(cfg, volume)
+        if not snaps:
+            raise BackupError(
+                'the restic repository has no snapshot of %s yet: run backup.yml -e backup_kind=volumes' % volume
+            )
+        latest.append(snaps[-1])
+    return latest
+
+
+def snapshot_files(cfg, snapshot_id):
+    """(regular files, their bytes) the snapshot's tree lists: what a restore must bring back."""
+    _rc, out, _err = restic(cfg, ['ls', '--json', snapshot_id])
+    nodes = [json.loads(line) for line in out.splitlines() if line.strip()]
+    files = [node for node in nodes if node.get('struct_type') == 'node' and node.get('type') == 'file']
+    return len(files), sum(int(node.get('size', 0)) for node in files)
+
+
+# Restore into the container's own /restore, let restic re-read every file
+# against the snapshot (--verify), then count what is there.
+_DRILL = (
+    'restic restore "$SNAPSHOT" --target /restore --verify >/dev/null && '
+    'echo "files $(find /restore -type f | wc -l) '
+    '$(find /restore -type f -printf "%s\\n" | awk "{s+=\\$1} END {print s+0}")"'
+)
+
+
+def verify(cfg, wanted=None):
+    """restic check with a read-data subset, then a restore drill of each snapshot compared with restic's stats."""
+    report = {
+        'kind': 'restic',
+        'steps': [],
+        'mismatches': [],
+        'snapshots': [],
+        'checked': [
+            'restic check --read-data-subset=%s' % cfg.restic.get('check_subset', '10%'),
+            'restore --verify',
+            'file count and size',
+        ],
+    }
+    chosen = resolve(cfg, wanted)
+    report['id'] = ','.join(snap['short_id'] for snap in chosen)
+    started = time.time()
+    restic(cfg, ['check', '--read-data-subset=%s' % cfg.restic.get('check_subset', '10%')], timeout=cfg.drill_timeout)
+    report['steps'].append({'step': 'integrity', 'seconds': round(time.time() - started, 3)})
+    for snap in chosen:
+        started = time.time()
+        files, size = snapshot_files(cfg, snap['id'])
+        name = cfg.drill_name('restic')
+        try:
+            argv = restic_argv(cfg, name=name, entrypoint='sh', env={'SNAPSHOT': snap['id']})
+            _rc, out, _err = run(argv + ['-c', _DRILL], timeout=cfg.drill_timeout)
+        finally:
+            remove_container(name)
+        _word, got_files, got_size = out.split()[-3:]
+        if (int(got_files), int(got_size)) != (files, size):
+            report['mismatches'].append(
+                'snapshot %s restored %s files / %s bytes, the snapshot holds %d / %d'
+                % (snap['short_id'], got_files, got_size, files, size)
+            )
+        report['snapshots'].append({'id': snap['short_id'], 'paths': snap['paths'], 'files': files, 'bytes': size})
+        report['steps'].append({'step': 'restore %s' % snap['short_id'], 'seconds': round(time.time() - started, 3)})
+    return report
+
+
+def mark_verified(cfg, snapshot_ids):
+    for snap in [s for s in snapshots(cfg) if s['short_id'] in snapshot_ids]:
+        restic(cfg, ['tag', '--path', snap['paths'][0], '--tag', VERIFIED_TAG, '--remove', VERIFIED_TAG])
+        restic(cfg, ['tag', '--add', VERIFIED_TAG, snap['id']])
+
+
+def restore_volume(cfg, volume, wanted=None):
+    """Replace a volume's contents with a snapshot: restored and verified in a scratch volume first."""
+    require_volume(volume)
+    snaps = snapshots(cfg, volume)
+    if wanted and wanted != 'latest':
+        snaps = [s for s in snaps if s['id'].startswith(wanted) or s['short_id'] == wanted]
+    if not snaps:
+        raise BackupError('no restic snapshot %s of volume %s' % (wanted or 'at all', volume))
+    snap = snaps[-1]
+    scratch = '%s-restore-%d' % (volume, int(time.time()))
+    run(['docker', 'volume', 'create', scratch])
+    restic(cfg, ['restore', snap['id'], '--target', '/', '--verify'], mounts=['%s:%s' % (scratch, volume_path(volume))])
+    # The copy keeps owners, modes and times; only after it succeeded is the scratch copy dropped.
+    run(
+        [
+            'docker',
+            'run',
+            '--rm',
+            '--network',
+            'none',
+            '-v',
+            '%s:/from:ro' % scratch,
+            '-v',
+            '%s:/to' % volume,
+            '--entrypoint',
+            'sh',
+            cfg.restic['image'],
+            '-c',
+            'find /to -mindepth 1 -delete && cp -a /from/. /to/',
+        ]
+    )
+    remove_volume(scratch)
+    return snap['short_id']

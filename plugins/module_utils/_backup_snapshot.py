@@ -1,0 +1,156 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Database rollback: deploy.yml takes a pre-migration snapshot (a dump tagged
+# with the release) before a migration runs and records the write count once
+# the release is live; rollback.yml restores that snapshot, after counting the
+# writes that it would discard.
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import _backup_dump as dump
+from ._backup_docker import BackupError, psql, require_service_container
+from ._backup_jobs import recorded
+from ._backup_manifest import WRITES_SQL
+
+SNAPSHOT_TAG = 'pre-migration'
+
+
+def snapshot_tag(release):
+    return '%s-%s' % (SNAPSHOT_TAG, release)
+
+
+def count_writes(cfg):
+    container = require_service_container(cfg.project, cfg.postgres['service'])
+    return int(psql(container, cfg.postgres['user'], cfg.postgres['db'], WRITES_SQL)[0][1])
+
+
+def take_snapshot(cfg, release):
+    """The pre-migration dump of a release; keeps the newest snapshot_keep snapshots."""
+
+    def func():
+        path, size = dump.take_dump(cfg, tag=snapshot_tag(release))
+        dump.rotate(cfg, int(cfg.dump.get('snapshot_keep', 5)), None, tagged=SNAPSHOT_TAG)
+        return dump.dump_id(path), size
+
+    return recorded(cfg, 'snapshot', func)
+
+
+def mark_deployed(cfg, snapshot_id):
+    """Once the release is live: the write count a later rollback is measured against."""
+    dump.resolve(cfg, snapshot_id)
+    writes = count_writes(cfg)
+    cfg.state.record_deployed(snapshot_id, writes)
+    return writes
+
+
+def latest_snapshot(cfg, release=None):
+    """The newest pre-migration snapshot, of a given release or of any."""
+    tag = snapshot_tag(release) if release else SNAPSHOT_TAG
+    found = [
+        path
+        for path in dump.list_dumps(cfg.dump['dir'], tag)
+        if not release or dump.parse_name(os.path.basename(path))['tag'] == tag
+    ]
+    if not found:
+        where = ' of release %s' % release if release else ''
+        raise BackupError(
+            'there is no pre-migration snapshot%s in %s: deploy.yml takes one before each migration once the backup '
+            'role has run on the host; restore a backup instead (restore.yml)' % (where, cfg.dump['dir'])
+        )
+    return found[-1]
+
+
+def writes_since(cfg, snapshot_path):
+    """Row writes the database counted since the release went live (or since the snapshot).
+
+    Returns (writes, since) with since 'deploy' or 'snapshot', or (None, reason)
+    when PostgreSQL's counters were reset since then and the count is unknown.
+    """
+    snapshot_id = dump.dump_id(snapshot_path)
+    deployed = cfg.state.deployed(snapshot_id)
+    if deployed is not None:
+        baseline, since = int(deployed['writes_after_deploy']), 'deploy'
+    else:
+        baseline, since = dump.load_manifest(snapshot_path).get('writes'), 'snapshot'
+    if baseline is None:
+        return None, 'the snapshot recorded no write count'
+    current = count_writes(cfg)
+    if current < baseline:
+        return None, "PostgreSQL's statistics were reset since (a restore or a crash)"
+    return current - baseline, since
+
+
+def plan_rollback(cfg, release):
+    """What a database rollback to the pre-migration snapshot of release would do, without doing it."""
+    path = latest_snapshot(cfg, release)
+    manifest = dump.load_manifest(path)
+    writes, since = writes_since(cfg, path)
+    return {
+        'snapshot': dump.dump_id(path),
+        'taken': manifest['created'],
+        'tables': len(manifest['tables']),
+        'rows': sum(t['rows'] for t in manifest['tables'].values()),
+        'writes_lost': writes,
+        'counted_since': since,
+    }
+
+
+def end_other_sessions(cfg, wait=10):
+    """End the database's other sessions, so PostgreSQL's write counters are complete.
+
+    A session reports its counts when it ends (or, idle, up to 10 s later), so
+    the count is exact only once the application is stopped and its sessions
+    are gone. Sessions still there after wait seconds are terminated.
+    """
+    container = require_service_container(cfg.project, cfg.postgres['service'])
+    others = (
+        'FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() '
+        "AND backend_type = 'client backend'"
+    )
+    deadline = time.time() + wait
+    while int(psql(container, cfg.postgres['user'], cfg.postgres['db'], 'SELECT count(*) %s;' % others)[0][0]):
+        if time.time() > deadline:
+            psql(container, cfg.postgres['user'], cfg.postgres['db'], 'SELECT pg_terminate_backend(pid) %s;' % others)
+            deadline = time.time() + wait
+        time.sleep(0.2)
+
+
+def rollback_database(cfg, release, force=False):
+    """Replace the database with the release's pre-migration snapshot; the current one is kept renamed.
+
+    The application must be stopped. Refuses while writes would be lost (or
+    their count is unknown) unless force.
+    """
+    end_other_sessions(cfg)
+    plan = plan_rollback(cfg, release)
+    if plan['writes_lost'] is None and not force:
+        raise BackupError(
+            'cannot count the writes since snapshot %s: %s. Nothing was changed; to roll back anyway, '
+            'set rollback_database_force: true' % (plan['snapshot'], plan['counted_since'])
+        )
+    if plan['writes_lost'] and not force:
+        raise BackupError(
+            'rolling the database back to snapshot %s would discard %d row writes made since the %s. '
+            'Nothing was changed; to discard them, set rollback_database_force: true'
+            % (
+                plan['snapshot'],
+                plan['writes_lost'],
+                'release went live' if plan['counted_since'] == 'deploy' else 'snapshot',
+            )
+        )
+    path = latest_snapshot(cfg, release)
+    dump.check_checksum(path, dump.load_manifest(path))
+    kept = {}
+
+    def func():
+        kept['database'] = dump.restore_as_database(cfg, path)
+        return plan['snapshot'], None
+
+    recorded(cfg, 'rollback-database', func)
+    return dict(plan, kept_database=kept['database'])
