@@ -39,6 +39,7 @@ def parser():
     cmd = sub.add_parser('init', help='create the pgBackRest stanza or the restic repository when missing')
     cmd.add_argument('--only', choices=('pgbackrest', 'restic'), required=True)
     sub.add_parser('status', help='the recorded outcome of every job')
+    sub.add_parser('list', help='the backups there are: pgBackRest sets, dumps, snapshots, restic snapshots')
 
     for name, text in (
         ('restore-plan', 'what restore-database would do'),
@@ -79,6 +80,8 @@ def dispatch(cfg, args):
         return {'created': pgbackrest.stanza_create(cfg) if args.only == 'pgbackrest' else restic.init(cfg)}
     if command == 'status':
         return jobs.status(cfg)
+    if command == 'list':
+        return jobs.listing(cfg)
     if command == 'restore-plan':
         return restore.plan(cfg, args.time, args.set)
     if command == 'restore-database':

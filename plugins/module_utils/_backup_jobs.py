@@ -98,10 +98,39 @@ def run_verify(cfg, kind, wanted=None):
         report = run_drill(cfg, kind, wanted)
         report['seconds'] = round(time.time() - started, 3)
         if kind == 'restic':
-            restic.mark_verified(cfg, [snap['id'] for snap in report['snapshots']])
-        cfg.state.mark_verified(kind, report['id'])
+            report['verified_as'] = ','.join(restic.mark_verified(cfg, [snap['id'] for snap in report['snapshots']]))
+        cfg.state.mark_verified(kind, report.get('verified_as') or report['id'])
         result.update(report)
         return report['id'], None
 
     result['outcome'] = recorded(cfg, 'verify-%s' % kind, func)
+    return result
+
+
+def listing(cfg):
+    """Every backup there is, oldest first, with what the drills verified."""
+    verified = cfg.state.load()['verified']
+    result = {'verified': verified, 'pgbackrest': [], 'dumps': [], 'snapshots': [], 'restic': []}
+    if cfg.pgbackrest.get('enabled'):
+        result['pgbackrest'] = [
+            {
+                'label': s['label'],
+                'type': s['type'],
+                'started': s['timestamp']['start'],
+                'stopped': s['timestamp']['stop'],
+                'bytes': s['info']['repository']['delta'],
+            }
+            for s in pgbackrest.backup_sets(cfg)
+        ]
+    for key, tagged in (('dumps', None), ('snapshots', 'pre-migration')):
+        for path in dump.list_dumps(cfg.dump['dir'], tagged):
+            manifest = dump.load_manifest(path)
+            result[key].append(
+                {'id': dump.dump_id(path), 'created': manifest['created'], 'bytes': manifest['file']['bytes']}
+            )
+    if cfg.restic.get('enabled'):
+        result['restic'] = [
+            {'id': s['short_id'], 'time': s['time'], 'paths': s['paths'], 'tags': s.get('tags') or []}
+            for s in restic.snapshots(cfg)
+        ]
     return result

@@ -162,7 +162,11 @@ def verify(cfg, wanted=None):
     chosen = resolve(cfg, wanted)
     report['id'] = ','.join(snap['short_id'] for snap in chosen)
     started = time.time()
-    restic(cfg, ['check', '--read-data-subset=%s' % cfg.restic.get('check_subset', '10%')], timeout=cfg.drill_timeout)
+    subset = cfg.restic.get('check_subset', '10%')
+    rc, out, err = restic(cfg, ['check', '--read-data-subset=%s' % subset], timeout=cfg.drill_timeout, check=False)
+    if rc != 0:
+        problems = [line.strip() for line in (out + err).splitlines() if line.strip()][-6:]
+        raise BackupError('restic check found problems in the repository: %s' % ' | '.join(problems), report)
     report['steps'].append({'step': 'integrity', 'seconds': round(time.time() - started, 3)})
     for snap in chosen:
         started = time.time()
@@ -185,9 +189,21 @@ def verify(cfg, wanted=None):
 
 
 def mark_verified(cfg, snapshot_ids):
+    """Tag the verified snapshots and untag the earlier verified ones of the same path; returns the new ids.
+
+    restic rewrites a snapshot it tags under a new id; the tree and time stay.
+    """
+    tagged = []
     for snap in [s for s in snapshots(cfg) if s['short_id'] in snapshot_ids]:
-        restic(cfg, ['tag', '--path', snap['paths'][0], '--tag', VERIFIED_TAG, '--remove', VERIFIED_TAG])
-        restic(cfg, ['tag', '--add', VERIFIED_TAG, snap['id']])
+        if VERIFIED_TAG not in (snap.get('tags') or []):
+            restic(cfg, ['tag', '--add', VERIFIED_TAG, snap['id']])
+        same_path = [s for s in snapshots(cfg) if s['paths'] == snap['paths'] and VERIFIED_TAG in (s.get('tags') or [])]
+        kept = next(s for s in same_path if (s['tree'], s['time']) == (snap['tree'], snap['time']))
+        for other in same_path:
+            if other['id'] != kept['id']:
+                restic(cfg, ['tag', '--remove', VERIFIED_TAG, other['id']])
+        tagged.append(kept['short_id'])
+    return tagged
 
 
 def restore_volume(cfg, volume, wanted=None):

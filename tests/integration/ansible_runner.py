@@ -47,8 +47,13 @@ class Run:
         return [task['hosts'][host] for play in self.data['plays'] for task in play['tasks'] if host in task['hosts']]
 
     def failures(self, host='localhost'):
-        """Messages of the failed tasks of host (ignored failures left out)."""
-        return [r.get('msg', '') for r in self.task_results(host) if r.get('failed') and not r.get('ignore_errors')]
+        """Messages of the failed tasks of host (of their failed items for loops; ignored failures left out)."""
+        messages = []
+        for result in self.task_results(host):
+            if result.get('failed') and not result.get('ignore_errors'):
+                items = [item.get('msg', '') for item in result.get('results', []) if item.get('failed')]
+                messages.extend(items or [result.get('msg', '')])
+        return messages
 
     def host_stats(self, host):
         return self.data['stats'].get(host)

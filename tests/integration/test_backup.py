@@ -1,0 +1,426 @@
+"""The backup role, backup.yml, verify-backup.yml and backup_verify against the real engine.
+
+One stack (itest-b1) is deployed with site.yml, which runs the backup role
+after the deploy, and is then taken through its life in order: the role's
+second run and check mode, backups of every kind and their metrics, restore
+drills, corrupted backups, failed and killed backups, and retention. The tests
+of this module depend on that order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from ansible_runner import ENV, ROOT, run_module, run_playbook
+from backup_stack import CIPHER_PASS, RESTIC_PASSWORD, BackupStack, build_images, fill_volume, remove_images, wait_for
+from deploy_stack import docker
+
+pytestmark = pytest.mark.backup
+IMAGE = 'itest-backup1/app'
+ROLE_PLAY = 'tests/integration/playbooks/backup_role.yml'
+AWS_SECRET = 'itest-aws-secret-value-0123456789'
+
+
+@pytest.fixture(scope='module')
+def stack(tmp_path_factory):
+    build_images(IMAGE)
+    stack = BackupStack('itest-b1', str(tmp_path_factory.mktemp('backup')), IMAGE)
+    # Small retention numbers, so the retention test needs few backups; restic reads all data back.
+    stack.create_or_clean_up(
+        {
+            'backup_dump_keep': 2,
+            'backup_pgbackrest_retention_full': 1,
+            'backup_restic_keep_daily': 1,
+            'backup_restic_keep_weekly': 0,
+            'backup_restic_keep_monthly': 0,
+            'backup_restic_check_subset': '100%',
+        }
+    )
+    yield stack
+    stack.destroy()
+    remove_images(IMAGE)
+
+
+def role(stack, check=False, **extra):
+    return run_playbook(ROLE_PLAY, extra or None, check=check, inventory=stack.inventory)
+
+
+def cli(stack, *args, **kwargs):
+    return stack.backup_cli(*args, **kwargs)
+
+
+# -- the role -------------------------------------------------------------------------
+
+
+def test_site_sets_up_pgbackrest_and_takes_the_first_full_backup(stack):
+    full = stack.job('full')
+    assert full['status'] == 'success' and full['id'].endswith('F')
+    assert stack.pgbackrest_sets() == [full['id']]
+    # PostgreSQL archives to the stanza: a segment switched now reaches the repository.
+    assert cli(stack, 'archive-now')[1]['archived']
+    assert stack.metric('last_status', 'full') == 1
+    assert stack.metric('last_success_timestamp_seconds', 'full') == pytest.approx(full['last_success'])
+
+
+def test_second_run_of_the_role_changes_nothing(stack):
+    run = role(stack)
+    assert run.rc == 0, run.failures(stack.name)
+    assert run.host_stats(stack.name)['changed'] == 0
+
+
+def test_check_mode_changes_nothing(stack):
+    before = stack.state(), stack.pgbackrest_sets()
+    run = role(stack, check=True, backup_dump_keep=3)
+    assert run.rc == 0, run.failures(stack.name)
+    assert run.host_stats(stack.name)['changed'] >= 1  # backup.json would change
+    assert (stack.state(), stack.pgbackrest_sets()) == before
+    with open(stack.backup_config, encoding='utf-8') as handle:
+        assert '"keep": 2' in handle.read()
+
+
+def test_the_cron_file_runs_each_job_with_the_installed_command(stack):
+    with open(os.path.join(stack.dir, 'cron', 'auraspeak-backup'), encoding='utf-8') as handle:
+        lines = [line for line in handle.read().splitlines() if line and not line.startswith(('#', 'SHELL', 'PATH'))]
+    jobs = {
+        line.split(' root ')[1].split(' >>')[0].split(' --config %s ' % stack.backup_config)[1]: line for line in lines
+    }
+    assert sorted(jobs) == sorted(
+        [
+            'backup full',
+            'backup diff',
+            'verify pgbackrest',
+            'backup dump',
+            'verify dump',
+            'backup volumes',
+            'verify restic',
+        ]
+    )
+    assert jobs['backup full'].startswith('0 3 * * 0 root ')
+    # Run one line's command exactly as cron would (sh -c, the file's PATH).
+    command = jobs['backup dump'].split(' root ', 1)[1]
+    before = stack.dumps()
+    subprocess.run(['sh', '-c', command], check=True, env={'PATH': '/usr/local/bin:/usr/bin:/bin'})
+    assert len(stack.dumps()) == len(before) + 1
+    with open(os.path.join(stack.dir, 'backup.log'), encoding='utf-8') as handle:
+        assert '"status": "success"' in handle.read()
+
+
+def test_missing_secret_is_refused_before_any_change(stack, tmp_path):
+    other = str(tmp_path / 'etc')
+    run = role(stack, backup_pgbackrest_cipher_pass='', backup_config_dir=other)
+    assert run.rc != 0
+    assert 'backup_pgbackrest_cipher_pass must be set' in ' '.join(run.failures(stack.name))
+    assert not os.path.exists(other)
+
+
+@pytest.mark.parametrize(
+    ('extra', 'message'),
+    [
+        ({'backup_dump_schedule': 'daily'}, 'backup_dump_schedule is "daily"'),
+        ({'backup_restic_volumes': ['no/such volume']}, 'not Docker volume names'),
+        ({'backup_scheduler': 'anacron'}, 'backup_scheduler must be one of: auto, systemd, cron, none'),
+        ({'backup_dump_keep': 0}, 'backup_dump_keep and backup_snapshot_keep (1 or more'),
+        ({'backup_pgbackrest_repo_path': '/srv/elsewhere'}, 'set app_postgres_pgbackrest_config_dir'),
+    ],
+    ids=['schedule', 'volume-name', 'scheduler', 'keep', 'repository-path'],
+)
+def test_bad_input_is_refused_naming_the_variable(stack, tmp_path, extra, message):
+    other = str(tmp_path / 'etc')
+    run = role(stack, backup_config_dir=other, **extra)
+    assert run.rc != 0
+    assert message in ' '.join(run.failures(stack.name))
+    assert not os.path.exists(other)
+
+
+# -- backups and drills -------------------------------------------------------------------
+
+
+def test_backup_yml_takes_every_kind_and_exports_metrics(stack):
+    fill_volume(stack.files_volume, 'one')
+    stack.sql("CREATE TABLE facts (id serial PRIMARY KEY, body text); INSERT INTO facts (body) VALUES ('a'), ('b')")
+    run = run_playbook('playbooks/backup.yml', inventory=stack.inventory)
+    assert run.rc == 0, run.failures(stack.name)
+    for job in ('diff', 'dump', 'volumes'):
+        assert stack.job(job)['status'] == 'success', stack.job(job)
+        assert stack.metric('last_status', job) == 1
+        assert stack.metric('last_size_bytes', job) > 0
+        assert stack.metric('running', job) == 0
+    assert stack.job('diff')['id'].endswith('D')
+    assert [s['paths'] for s in stack.listing()['restic']][-1] == ['/volumes/' + stack.files_volume]
+
+
+@pytest.mark.parametrize('kind', ['pgbackrest', 'dump', 'restic'])
+def test_check_mode_of_backup_verify_names_the_backup_and_runs_no_drill(stack, kind):
+    run = run_module('auraspeak.ops.backup_verify', {'config': stack.backup_config, 'kind': kind}, check=True)
+    result = run.result
+    assert result['changed'] is False and result['report']['id']
+    assert result['msg'].startswith('would verify %s backup ' % kind)
+    assert 'verify-%s' % kind not in stack.state()['jobs']
+
+
+def live_row_counts(stack):
+    rows = stack.sql("SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1")
+    return {name: int(stack.sql('SELECT count(*) FROM %s' % name)[0][0]) for (name,) in rows}
+
+
+def test_verify_backup_yml_drills_every_kind(stack):
+    run = run_playbook('playbooks/verify-backup.yml', inventory=stack.inventory)
+    assert run.rc == 0, run.failures(stack.name)
+    reports = {
+        r['item']: r['report'] for t in run.task_results(stack.name) for r in t.get('results', []) if 'report' in r
+    }
+    assert sorted(reports) == ['dump', 'pgbackrest', 'restic']
+    for kind, report in reports.items():
+        assert report['mismatches'] == [], kind
+        assert [s['step'] for s in report['steps']][:2] in (
+            ['integrity', 'restore'],
+            ['integrity', 'restore ' + report['id']],
+        )
+    counts = live_row_counts(stack)
+    assert reports['dump']['tables'] == len(counts) and reports['dump']['rows'] == sum(counts.values())
+    assert reports['pgbackrest']['tables'] == len(counts)
+    assert stack.state()['verified']['dump'] == reports['dump']['id']
+    assert stack.drill_containers() == []
+    assert stack.metric('last_status', 'verify-pgbackrest') == 1
+
+
+def test_a_drill_never_touches_the_live_database(stack):
+    before = docker('inspect', '--format', '{{.Id}} {{.State.StartedAt}}', stack.postgres_container()).stdout
+    assert cli(stack, 'verify', 'dump')[1]['mismatches'] == []
+    assert docker('inspect', '--format', '{{.Id}} {{.State.StartedAt}}', stack.postgres_container()).stdout == before
+    assert stack.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'app%'") == [['1']]
+
+
+# -- corrupted backups -------------------------------------------------------------------------
+
+
+def flip_bytes(path, offset=None, count=16):
+    """Invert count bytes in the middle of a file (or at offset); returns what was there."""
+    size = os.path.getsize(path)
+    offset = size // 2 if offset is None else offset
+    with open(path, 'r+b') as handle:
+        handle.seek(offset)
+        original = handle.read(count)
+        handle.seek(offset)
+        handle.write(bytes(b ^ 0xFF for b in original))
+    return offset, original
+
+
+def put_back(path, offset, original):
+    with open(path, 'r+b') as handle:
+        handle.seek(offset)
+        handle.write(original)
+
+
+def test_a_corrupted_dump_is_caught(stack):
+    dump_id = stack.dumps()[-1]
+    path = os.path.join(stack.backup_root, 'dumps', dump_id + '.dump')
+    offset, original = flip_bytes(path)
+    try:
+        rc, out = cli(stack, 'verify', 'dump', '--backup', dump_id, check=False)
+    finally:
+        put_back(path, offset, original)
+    assert rc == 1 and 'is corrupt: its sha256 is' in out['msg']
+    assert stack.job('verify-dump')['status'] == 'failed'
+    assert stack.metric('last_status', 'verify-dump') == 0
+    assert cli(stack, 'verify', 'dump', '--backup', dump_id)[1]['mismatches'] == []
+
+
+def test_a_dump_that_restores_other_rows_than_its_manifest_is_caught(stack):
+    dump_id = stack.dumps()[-1]
+    manifest_file = os.path.join(stack.backup_root, 'dumps', dump_id + '.manifest.json')
+    with open(manifest_file, encoding='utf-8') as handle:
+        text = handle.read()
+    manifest = json.loads(text)
+    manifest['tables']['public.facts']['rows'] += 1
+    with open(manifest_file, 'w', encoding='utf-8') as handle:
+        json.dump(manifest, handle)
+    try:
+        run = run_module(
+            'auraspeak.ops.backup_verify', {'config': stack.backup_config, 'kind': 'dump', 'backup': dump_id}
+        )
+    finally:
+        with open(manifest_file, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+    assert run.result['failed'] is True
+    assert 'table public.facts has 2 rows, the manifest says 3' in run.result['msg']
+    assert run.result['report']['mismatches'] == ['table public.facts has 2 rows, the manifest says 3']
+    assert stack.drill_containers() == []
+
+
+def largest_file(directory):
+    files = [os.path.join(d, f) for d, _, names in os.walk(directory) for f in names]
+    return max(files, key=os.path.getsize)
+
+
+def test_a_corrupted_pgbackrest_repository_file_is_caught(stack):
+    label = stack.pgbackrest_sets()[0]
+    target = largest_file(os.path.join(stack.backup_root, 'pgbackrest', 'backup', stack.name, label, 'pg_data'))
+    offset, original = flip_bytes(target)
+    try:
+        run = run_module('auraspeak.ops.backup_verify', {'config': stack.backup_config, 'kind': 'pgbackrest'})
+    finally:
+        put_back(target, offset, original)
+    assert run.result['failed'] is True
+    assert 'pgbackrest verify found problems' in run.result['msg']
+    assert stack.drill_containers() == []
+    assert cli(stack, 'verify', 'pgbackrest')[1]['mismatches'] == []
+
+
+def test_a_corrupted_restic_pack_is_caught(stack):
+    target = largest_file(os.path.join(stack.backup_root, 'restic', 'data'))
+    offset, original = flip_bytes(target)
+    try:
+        rc, out = cli(stack, 'verify', 'restic', check=False)
+    finally:
+        put_back(target, offset, original)
+    assert rc == 1 and 'restic check' in out['msg']
+    assert stack.drill_containers() == []
+    assert cli(stack, 'verify', 'restic')[1]['mismatches'] == []
+
+
+# -- failed and killed backups -------------------------------------------------------------------
+
+
+def test_a_backup_with_the_database_down_is_recorded_failed_and_removes_nothing(stack):
+    before = stack.dumps(), stack.pgbackrest_sets(), stack.job('dump')['last_success']
+    postgres = stack.postgres_container()
+    docker('stop', postgres)
+    try:
+        for kind in ('dump', 'diff'):
+            rc, out = cli(stack, 'backup', kind, check=False)
+            assert rc == 1 and 'the postgres service of the itest-b1 project is not running' in out['msg']
+            assert stack.job(kind)['status'] == 'failed'
+            assert stack.metric('last_status', kind) == 0
+    finally:
+        docker('start', postgres)
+        assert wait_for(
+            lambda: 'healthy' in docker('ps', '--filter', 'id=' + postgres, '--format', '{{.Status}}').stdout
+        )
+    assert (stack.dumps(), stack.pgbackrest_sets(), stack.job('dump')['last_success']) == before
+    assert cli(stack, 'backup', 'dump')[1]['status'] == 'success'
+
+
+def fill_up(path, chunk=1024 * 1024):
+    """Write zeros to path until its file system has no byte left."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (chunk, 4096, 1):
+            try:
+                while os.write(fd, b'\0' * size):
+                    pass
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+
+
+def test_a_full_repository_fails_the_backup_and_keeps_the_good_ones(stack):
+    before = stack.dumps(), stack.pgbackrest_sets()
+    filler = os.path.join(stack.backup_root, 'filler')
+    fill_up(filler)
+    try:
+        for kind in ('dump', 'full'):
+            rc, out = cli(stack, 'backup', kind, check=False)
+            assert rc == 1, out
+            assert stack.job(kind)['status'] == 'failed'
+        assert not [n for n in os.listdir(os.path.join(stack.backup_root, 'dumps')) if n.endswith('.partial')]
+    finally:
+        os.unlink(filler)
+    assert (stack.dumps(), stack.pgbackrest_sets()) == before
+    assert cli(stack, 'verify', 'dump')[1]['mismatches'] == []
+
+
+def test_a_killed_backup_is_recorded_failed_and_leaves_no_dump_that_looks_good(stack):
+    stack.sql(
+        'CREATE TABLE bulk AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS body '
+        'FROM generate_series(1, 1500000) g'
+    )
+    dumps_dir = os.path.join(stack.backup_root, 'dumps')
+    before = stack.dumps()
+    command = [os.path.join(stack.bin_dir, 'auraspeak-backup'), '--config', stack.backup_config, 'backup', 'dump']
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert wait_for(
+            lambda: any(
+                n.endswith('.partial') and os.path.getsize(os.path.join(dumps_dir, n)) > 0
+                for n in os.listdir(dumps_dir)
+            ),
+            timeout=60,
+            interval=0.05,
+        )
+        assert stack.job('dump')['status'] == 'running'
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        stack.sql('DROP TABLE bulk')
+    assert stack.dumps() == before
+    status = cli(stack, 'status')[1]['jobs']['dump']
+    assert status['status'] == 'failed' and 'killed or crashed' in status['error']
+    assert stack.metric('last_status', 'dump') == 0
+    assert cli(stack, 'backup', 'dump')[1]['status'] == 'success'
+    assert not [n for n in os.listdir(dumps_dir) if n.endswith('.partial')]
+
+
+# -- retention ---------------------------------------------------------------------------------------
+
+
+def test_dump_rotation_keeps_the_last_verified_dump(stack):
+    verified = cli(stack, 'verify', 'dump')[1]['id']
+    for _ in range(3):
+        cli(stack, 'backup', 'dump')
+    dumps = stack.dumps()
+    assert verified in dumps
+    assert len(dumps) == 3  # backup_dump_keep 2, plus the verified one
+
+
+def test_pgbackrest_expiry_keeps_the_last_verified_set(stack):
+    verified = cli(stack, 'verify', 'pgbackrest')[1]['id']
+    full = verified.split('_')[0]
+    cli(stack, 'backup', 'full')
+    sets = stack.pgbackrest_sets()
+    assert full in sets and verified in sets  # retention_full 1 would have expired them
+    newest = cli(stack, 'verify', 'pgbackrest')[1]['id']
+    cli(stack, 'backup', 'full')
+    sets = stack.pgbackrest_sets()
+    assert full not in sets and newest in sets
+    assert [s for s in sets if s.endswith('F')] == sets[-2:] and len(sets) == 2
+
+
+def test_restic_forget_keeps_the_verified_snapshot(stack):
+    verified = cli(stack, 'verify', 'restic')[1]['verified_as']
+    for _ in range(2):
+        cli(stack, 'backup', 'volumes')
+    snapshots = stack.listing()['restic']
+    ids = [s['id'] for s in snapshots]
+    assert verified in ids
+    assert 'verified' in next(s for s in snapshots if s['id'] == verified)['tags']
+    assert len(ids) == 2  # the newest of the day (keep daily 1) and the verified one
+
+
+def test_no_secret_in_output_even_with_vvv_and_diff(stack):
+    """A changed restic environment file is written, and no secret reaches the output."""
+    cmd = [
+        os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
+        os.path.join(ROOT, ROLE_PLAY),
+        '-i',
+        stack.inventory,
+        '-vvv',
+        '--diff',
+        '-e',
+        json.dumps({'backup_restic_env': {'AWS_SECRET_ACCESS_KEY': AWS_SECRET}}),
+    ]
+    env = dict(ENV, ANSIBLE_STDOUT_CALLBACK='default')
+    completed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    with open(os.path.join(stack.config_dir, 'backup', 'restic.env'), encoding='utf-8') as handle:
+        assert handle.read() == 'AWS_SECRET_ACCESS_KEY=%s\n' % AWS_SECRET
+    output = completed.stdout + completed.stderr
+    assert 'restic.env' in output
+    for secret in (CIPHER_PASS, RESTIC_PASSWORD, AWS_SECRET):
+        assert secret not in output

@@ -1,0 +1,262 @@
+"""restore.yml and the database rollback of rollback.yml against the real engine.
+
+One stack (itest-b2) with WAL archiving, backups and exact commit timestamps is
+taken through, in order: refused restores, point-in-time recovery under
+continuous writes, restore of a named backup set, restore of a volume, and a
+release whose migration is rolled back with the database. The tests of this
+module depend on that order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import threading
+import time
+
+import pytest
+from ansible_runner import run_playbook
+from backup_stack import BackupStack, build_images, change_volume, fill_volume, remove_images, volume_tree
+from deploy_stack import docker
+
+pytestmark = pytest.mark.backup
+IMAGE = 'itest-backup2/app'
+
+
+@pytest.fixture(scope='module')
+def stack(tmp_path_factory):
+    build_images(IMAGE)
+    stack = BackupStack('itest-b2', str(tmp_path_factory.mktemp('restore')), IMAGE)
+    stack.create_or_clean_up()
+    stack.sql('CREATE TABLE events (id bigserial PRIMARY KEY, body text NOT NULL)')
+    yield stack
+    stack.destroy()
+    remove_images(IMAGE)
+
+
+def restore(stack, **extra):
+    return run_playbook('playbooks/restore.yml', dict(restore_confirm=stack.name, **extra), inventory=stack.inventory)
+
+
+def postgres_identity(stack):
+    return docker('inspect', '--format', '{{.Id}} {{.State.StartedAt}}', stack.postgres_container()).stdout
+
+
+class Writer:
+    """Inserts one row per transaction into events from a background thread, as fast as psql allows."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.batches = 0
+
+    def _run(self):
+        insert = "INSERT INTO events (body) VALUES ('w');\n" * 20
+        while not self._stop.is_set():
+            # 20 statements, each its own transaction (psql autocommits).
+            docker(
+                'exec',
+                '-i',
+                self.stack.postgres_container(),
+                'psql',
+                '-X',
+                '-q',
+                '-U',
+                'app',
+                '-d',
+                'app',
+                '-c',
+                insert.strip(),
+            )
+            self.batches += 1
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def committed_at(stack):
+    """Every event's id and commit time (track_commit_timestamp is on in the test stack)."""
+    rows = stack.sql('SELECT id, extract(epoch FROM pg_xact_commit_timestamp(xmin)) FROM events ORDER BY id')
+    return [(int(i), float(t)) for i, t in rows]
+
+
+def dict_msg(result):
+    return result['msg'] if isinstance(result.get('msg'), dict) else {}
+
+
+def restore_report(run, stack):
+    """What restore.yml reported of the database restore."""
+    return next(dict_msg(r)['database'] for r in run.task_results(stack.name) if 'database' in dict_msg(r))
+
+
+# -- refused restores --------------------------------------------------------------------------
+
+
+def test_restore_without_confirmation_is_refused_and_changes_nothing(stack):
+    before = postgres_identity(stack)
+    run = run_playbook('playbooks/restore.yml', inventory=stack.inventory)
+    assert run.rc != 0
+    assert 'pass -e restore_confirm=itest-b2' in ' '.join(run.failures(stack.name))
+    assert postgres_identity(stack) == before and stack.served_version() == '1.0.0'
+
+
+@pytest.mark.parametrize(
+    ('extra', 'message'),
+    [
+        ({'restore_target_time': '2001-01-01 00:00:00+00:00'}, 'is before the end of the oldest backup set'),
+        ({'restore_target_time': 'yesterday at noon'}, 'is not a time with a UTC offset'),
+        ({'restore_target_time': '2026-11-26 10:00:00'}, 'is not a time with a UTC offset'),
+        ({'restore_backup_set': '20010101-000000F'}, 'no backup set 20010101-000000F in the repository'),
+        ({'restore_volumes': ['itest-b2_not-backed-up']}, 'must be among backup_restic_volumes'),
+    ],
+    ids=['too-early', 'not-a-time', 'no-offset', 'no-such-set', 'volume-not-backed-up'],
+)
+def test_restore_to_what_the_backups_cannot_reach_is_refused(stack, extra, message):
+    before = postgres_identity(stack)
+    run = restore(stack, **extra)
+    assert run.rc != 0
+    assert message in ' '.join(run.failures(stack.name))
+    assert postgres_identity(stack) == before
+
+
+def test_check_mode_says_what_it_would_restore(stack):
+    before = postgres_identity(stack)
+    run = run_playbook('playbooks/restore.yml', {'restore_confirm': stack.name}, check=True, inventory=stack.inventory)
+    assert run.rc == 0, run.failures(stack.name)
+    said = [r['msg'] for r in run.task_results(stack.name) if str(r.get('msg', '')).startswith('Would restore')]
+    assert said and 'then release 1.0.0 again' in said[0]
+    assert postgres_identity(stack) == before
+
+
+# -- point-in-time recovery ---------------------------------------------------------------------------
+
+
+def test_pitr_restores_exactly_the_rows_committed_before_the_target_time(stack):
+    with Writer(stack) as writer:
+        time.sleep(3)
+        target = time.time()
+        time.sleep(3)
+    assert writer.batches > 4
+    rows = committed_at(stack)
+    expected = [i for i, at in rows if at <= target]
+    later = [i for i, at in rows if at > target]
+    assert expected and later, 'the writer must have committed rows on both sides of the target'
+    text = datetime.datetime.fromtimestamp(target, datetime.timezone.utc).isoformat()  # noqa: UP017
+
+    run = restore(stack, restore_target_time=text)
+    assert run.rc == 0, run.failures(stack.name)
+    assert [i for i, _ in committed_at(stack)] == expected
+    assert stack.served_version() == '1.0.0'
+    report = restore_report(run, stack)
+    assert (
+        report['target'] == 'time' and report['timeline'] >= 2 and report['kept'].startswith('pgdata.before-restore-')
+    )
+    assert stack.job('restore')['status'] == 'success'
+
+
+def test_the_data_from_before_the_restore_is_kept(stack):
+    listing = docker('exec', stack.postgres_container(), 'ls', '/var/lib/postgresql/data').stdout.split()
+    assert 'pgdata' in listing and any(name.startswith('pgdata.before-restore-') for name in listing)
+
+
+def test_backups_and_drills_go_on_after_a_restore(stack):
+    assert stack.backup_cli('backup', 'diff')[1]['status'] == 'success'
+    assert stack.backup_cli('verify', 'pgbackrest')[1]['mismatches'] == []
+
+
+def test_restore_of_a_named_set_matches_its_manifest(stack):
+    stack.sql("INSERT INTO events (body) SELECT 'set' FROM generate_series(1, 500)")
+    label = stack.backup_cli('backup', 'diff')[1]['id']
+    at_backup = [i for i, _ in committed_at(stack)]
+    stack.sql("INSERT INTO events (body) SELECT 'after' FROM generate_series(1, 100)")
+    run = restore(stack, restore_backup_set=label)
+    assert run.rc == 0, run.failures(stack.name)
+    assert [i for i, _ in committed_at(stack)] == at_backup
+    report = restore_report(run, stack)
+    assert report['set'] == label and report['mismatches'] == [] and report['restore_point'] == 'auraspeak-' + label
+
+
+def test_restore_to_the_latest_loses_no_committed_row(stack):
+    stack.sql("INSERT INTO events (body) SELECT 'latest' FROM generate_series(1, 50)")
+    before = [i for i, _ in committed_at(stack)]
+    run = restore(stack)
+    assert run.rc == 0, run.failures(stack.name)
+    assert [i for i, _ in committed_at(stack)] == before
+
+
+# -- volumes --------------------------------------------------------------------------------------------
+
+
+def test_a_restored_volume_is_byte_identical(stack):
+    fill_volume(stack.files_volume, 'restore')
+    digest, listing = volume_tree(stack.files_volume)
+    assert stack.backup_cli('backup', 'volumes')[1]['status'] == 'success'
+    change_volume(stack.files_volume)
+    assert volume_tree(stack.files_volume)[0] != digest
+    before = postgres_identity(stack)
+    run = restore(stack, restore_database=False, restore_volumes=[stack.files_volume])
+    assert run.rc == 0, run.failures(stack.name)
+    restored_digest, restored_listing = volume_tree(stack.files_volume)
+    assert restored_listing == listing
+    assert restored_digest == digest
+    assert stack.served_version() == '1.0.0'
+    assert postgres_identity(stack) != before  # the project was stopped for the restore and is up again
+
+
+# -- database rollback ----------------------------------------------------------------------------------
+
+
+def test_deploy_takes_a_pre_migration_snapshot(stack):
+    run = run_playbook('playbooks/deploy.yml', {'app_version': '2.0.0'}, inventory=stack.inventory)
+    assert run.rc == 0, run.failures(stack.name)
+    assert 'tags' in stack.tables()
+    snapshots = stack.dumps(snapshots=True)
+    assert len(snapshots) == 1 and snapshots[0].endswith('-pre-migration-2.0.0')
+    manifest_file = os.path.join(stack.backup_root, 'dumps', snapshots[0] + '.manifest.json')
+    with open(manifest_file, encoding='utf-8') as handle:
+        assert 'public.tags' not in handle.read()  # taken before the migration
+    assert snapshots[0] in stack.state()['snapshots']
+
+
+def test_a_second_deploy_of_the_same_release_takes_no_snapshot(stack):
+    run = run_playbook('playbooks/deploy.yml', {'app_version': '2.0.0'}, inventory=stack.inventory)
+    assert run.rc == 0 and run.host_stats(stack.name)['changed'] == 0
+    assert len(stack.dumps(snapshots=True)) == 1
+
+
+def test_database_rollback_is_refused_while_it_would_discard_writes(stack):
+    token = stack.login()
+    for title in ('after-deploy-1', 'after-deploy-2', 'after-deploy-3'):
+        stack.add_note(token, title)
+    run = run_playbook('playbooks/rollback.yml', {'rollback_database': True}, inventory=stack.inventory)
+    assert run.rc != 0
+    message = ' '.join(run.failures(stack.name))
+    # Counted exactly once the application is stopped: 3 inserted rows.
+    assert 'would discard 3 row writes' in message and 'rollback_database_force' in message
+    assert stack.served_version() == '2.0.0'
+    assert 'tags' in stack.tables()
+    assert {'after-deploy-1', 'after-deploy-2', 'after-deploy-3'} <= set(stack.note_titles())
+
+
+def test_forced_database_rollback_restores_the_snapshot_and_the_previous_release(stack):
+    run = run_playbook(
+        'playbooks/rollback.yml',
+        {'rollback_database': True, 'rollback_database_force': True},
+        inventory=stack.inventory,
+    )
+    assert run.rc == 0, run.failures(stack.name)
+    assert stack.served_version() == '1.0.0'
+    assert 'tags' not in stack.tables()
+    assert not {'after-deploy-1', 'after-deploy-2', 'after-deploy-3'} & set(stack.note_titles())
+    report = next(r['msg'] for r in run.task_results(stack.name) if 'kept_database' in dict_msg(r))
+    assert report['writes_lost'] == 3
+    # The replaced database is kept, renamed, with the rows the rollback took out of service.
+    kept = report['kept_database']
+    assert stack.sql("SELECT count(*) FROM notes WHERE title LIKE 'after-deploy-%'", database=kept) == [['3']]
+    assert [e['version'] for e in stack.ledger()][-1] == '1.0.0'
