@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 
+from ._backup_docker import BackupError
+
 MANIFEST_FORMAT = 1
 
 # Exact row counts of every user table (count(*) through query_to_xml, so one
@@ -94,3 +96,5 @@ def read_json(path, default=None):
             return json.load(handle)
     except FileNotFoundError:
         return default
+    except ValueError as exc:
+        raise BackupError('%s is not valid JSON (%s): move it away and run the job again' % (path, exc)) from None

@@ -169,18 +169,16 @@ def manifest_path(cfg, label):
 
 
 def fulls_to_keep(sets, retention_full, verified_label):
-    """How many full backups expire must keep so the last verified set survives retention."""
+    """How many full backups expire must keep so the last verified set survives retention.
+
+    A differential or incremental set's label starts with its full's label
+    (20261126-030000F_20261127-030000D), and expiring a full expires them too.
+    """
     fulls = [s['label'] for s in sets if s['type'] == 'full']
-    keep = retention_full
-    if verified_label:
-        by_label = {s['label']: s for s in sets}
-        verified = by_label.get(verified_label)
-        full_label = (
-            verified_label if verified and verified['type'] == 'full' else (verified or {}).get('reference', [None])[0]
-        )
-        if full_label in fulls:
-            keep = max(keep, len(fulls) - fulls.index(full_label))
-    return keep
+    full_label = (verified_label or '').split('_')[0]
+    if full_label in fulls:
+        return max(retention_full, len(fulls) - fulls.index(full_label))
+    return retention_full
 
 
 def expire(cfg, sets=None):

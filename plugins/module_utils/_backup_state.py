@@ -64,6 +64,7 @@ class BackupState:
             outcome.update(
                 {
                     'status': 'failed',
+                    'result': 'failed',
                     'last_attempt': finished,
                     'duration': round(finished - outcome.get('started', finished), 3),
                     'error': 'the run (pid %s) ended without recording an outcome: it was killed or crashed'
@@ -85,7 +86,9 @@ class BackupState:
                 'last_attempt': finished,
                 'duration': round(finished - started, 3),
                 'status': 'success' if ok else 'failed',
-                'error': None if ok else error,
+                # The outcome of the last finished run, kept while the next one runs.
+                'result': 'success' if ok else 'failed',
+                'error': None if ok else (error or 'failed without a message'),
             }
         )
         if ok:
@@ -135,16 +138,20 @@ def render_metrics(project, jobs):
         for job in sorted(jobs):
             outcome = dict(jobs[job])
             # A run under way keeps the status of the run before it.
-            if 'last_attempt' in outcome:
-                outcome['status_value'] = 0 if outcome.get('error') else 1
+            if outcome.get('result'):
+                outcome['status_value'] = 1 if outcome['result'] == 'success' else 0
             outcome['running_value'] = 1 if outcome.get('status') == 'running' else 0
             value = outcome.get(key)
             if value is None:
                 continue
-            samples.append('%s{project="%s",backup="%s"} %s' % (name, project, job, _number(value)))
+            samples.append('%s{project="%s",backup="%s"} %s' % (name, _label(project), _label(job), _number(value)))
         if samples:
             lines += ['# HELP %s %s' % (name, text), '# TYPE %s %s' % (name, kind)] + samples
     return '\n'.join(lines) + '\n' if lines else ''
+
+
+def _label(value):
+    return str(value).replace('\\', '\\\\').replace('"', '\\"').replace('\n', '\\n')
 
 
 def _number(value):

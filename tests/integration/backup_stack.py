@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from ansible_runner import ROOT, run_playbook
-from deploy_stack import APP_IMAGE, Stack, build_app_images, docker, remove_app_images, write_inventory
+from deploy_stack import Stack, build_app_images, docker, remove_app_images, write_inventory
 
 CIPHER_PASS = 'itest-pgbackrest-passphrase-0123456789'
 RESTIC_PASSWORD = 'itest-restic-password-0123456789'
@@ -279,6 +279,20 @@ def remove_images(image):
     remove_app_images(image)
 
 
+def fill_up(path, chunk=1024 * 1024):
+    """Write zeros to path until its file system has no byte left."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (chunk, 4096, 1):
+            try:
+                while os.write(fd, b'\0' * size):
+                    pass
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+
+
 def wait_for(predicate, timeout=30, interval=0.2):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -286,15 +300,3 @@ def wait_for(predicate, timeout=30, interval=0.2):
             return True
         time.sleep(interval)
     return False
-
-
-__all__ = [
-    'APP_IMAGE',
-    'BackupStack',
-    'build_images',
-    'change_volume',
-    'fill_volume',
-    'remove_images',
-    'volume_tree',
-    'wait_for',
-]

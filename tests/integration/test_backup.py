@@ -17,7 +17,16 @@ import sys
 
 import pytest
 from ansible_runner import ENV, ROOT, run_module, run_playbook
-from backup_stack import CIPHER_PASS, RESTIC_PASSWORD, BackupStack, build_images, fill_volume, remove_images, wait_for
+from backup_stack import (
+    CIPHER_PASS,
+    RESTIC_PASSWORD,
+    BackupStack,
+    build_images,
+    fill_up,
+    fill_volume,
+    remove_images,
+    wait_for,
+)
 from deploy_stack import docker
 
 pytestmark = pytest.mark.backup
@@ -304,20 +313,6 @@ def test_a_backup_with_the_database_down_is_recorded_failed_and_removes_nothing(
         )
     assert (stack.dumps(), stack.pgbackrest_sets(), stack.job('dump')['last_success']) == before
     assert cli(stack, 'backup', 'dump')[1]['status'] == 'success'
-
-
-def fill_up(path, chunk=1024 * 1024):
-    """Write zeros to path until its file system has no byte left."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for size in (chunk, 4096, 1):
-            try:
-                while os.write(fd, b'\0' * size):
-                    pass
-            except OSError:
-                continue
-    finally:
-        os.close(fd)
 
 
 def test_a_full_repository_fails_the_backup_and_keeps_the_good_ones(stack):

@@ -16,7 +16,7 @@ import time
 
 import pytest
 from ansible_runner import run_playbook
-from backup_stack import BackupStack, build_images, change_volume, fill_volume, remove_images, volume_tree
+from backup_stack import BackupStack, build_images, change_volume, fill_up, fill_volume, remove_images, volume_tree
 from deploy_stack import docker
 
 pytestmark = pytest.mark.backup
@@ -260,3 +260,18 @@ def test_forced_database_rollback_restores_the_snapshot_and_the_previous_release
     kept = report['kept_database']
     assert stack.sql("SELECT count(*) FROM notes WHERE title LIKE 'after-deploy-%'", database=kept) == [['3']]
     assert [e['version'] for e in stack.ledger()][-1] == '1.0.0'
+
+
+def test_a_failed_pre_migration_snapshot_stops_the_deploy_before_the_migration(stack):
+    filler = os.path.join(stack.backup_root, 'filler')
+    fill_up(filler)
+    try:
+        run = run_playbook('playbooks/deploy.yml', {'app_version': '2.0.0'}, inventory=stack.inventory)
+    finally:
+        os.unlink(filler)
+    assert run.rc != 0
+    assert 'the command before the migration' in ' '.join(run.failures(stack.name))
+    assert stack.served_version() == '1.0.0'
+    assert 'tags' not in stack.tables()  # migration 0004 never ran
+    assert stack.ledger()[-1]['version'] == '2.0.0' and stack.ledger()[-1]['status'] == 'failed'
+    assert stack.job('snapshot')['status'] == 'failed'
