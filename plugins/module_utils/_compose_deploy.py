@@ -236,7 +236,7 @@ class ComposeDeployer:
             'health_timeout': self.params['health_timeout'],
             'drain_timeout': self.params['drain_timeout'],
             'migrate': self.params['migrate'],
-            'run_host_command': lambda argv: self.module.run_command(argv),
+            'run_host_command': self.module.run_command,
         }
 
     def _check_migration(self, specs):

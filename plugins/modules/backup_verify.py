@@ -58,9 +58,9 @@ attributes:
     details: A drill changes no backup and no live service; it reports no change.
 notes:
   - Needs the Docker engine and the images of the backup configuration (PostgreSQL with pgBackRest, restic).
+  - The C(auraspeak.ops.backup) role writes the configuration and schedules the same drills weekly;
+    C(playbooks/verify-backup.yml) runs this module for every kind of backup the project has.
   - A mismatch fails the module with the list of differences; RV(report) still says what was checked.
-seealso:
-  - role: auraspeak.ops.backup
 author:
   - auraspeak.ops contributors (@auraspeak)
 """

@@ -135,7 +135,7 @@ options:
           - A command run on the managed host right before the migration, and only when a migration runs,
             for example the backup role's pre-migration snapshot (C(auraspeak-backup snapshot <version>)),
             which C(deploy.yml) passes. If it fails, nothing is migrated or switched.
-          - Its standard output is returned as RV(actions.before_migration).
+          - Its standard output is returned in RV(actions) as C(before_migration).
         type: list
         elements: str
         version_added: 0.4.0

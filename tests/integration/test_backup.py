@@ -263,7 +263,7 @@ def test_a_dump_that_restores_other_rows_than_its_manifest_is_caught(stack):
 
 
 def largest_file(directory):
-    files = [os.path.join(d, f) for d, _, names in os.walk(directory) for f in names]
+    files = [os.path.join(d, f) for d, _dirs, names in os.walk(directory) for f in names]
     return max(files, key=os.path.getsize)
 
 
@@ -367,7 +367,7 @@ def test_a_killed_backup_is_recorded_failed_and_leaves_no_dump_that_looks_good(s
 
 def test_dump_rotation_keeps_the_last_verified_dump(stack):
     verified = cli(stack, 'verify', 'dump')[1]['id']
-    for _ in range(3):
+    for _round in range(3):
         cli(stack, 'backup', 'dump')
     dumps = stack.dumps()
     assert verified in dumps
@@ -389,7 +389,7 @@ def test_pgbackrest_expiry_keeps_the_last_verified_set(stack):
 
 def test_restic_forget_keeps_the_verified_snapshot(stack):
     verified = cli(stack, 'verify', 'restic')[1]['verified_as']
-    for _ in range(2):
+    for _round in range(2):
         cli(stack, 'backup', 'volumes')
     snapshots = stack.listing()['restic']
     ids = [s['id'] for s in snapshots]

@@ -151,7 +151,7 @@ def test_pitr_restores_exactly_the_rows_committed_before_the_target_time(stack):
 
     run = restore(stack, restore_target_time=text)
     assert run.rc == 0, run.failures(stack.name)
-    assert [i for i, _ in committed_at(stack)] == expected
+    assert [i for i, _at in committed_at(stack)] == expected
     assert stack.served_version() == '1.0.0'
     report = restore_report(run, stack)
     assert (
@@ -173,21 +173,21 @@ def test_backups_and_drills_go_on_after_a_restore(stack):
 def test_restore_of_a_named_set_matches_its_manifest(stack):
     stack.sql("INSERT INTO events (body) SELECT 'set' FROM generate_series(1, 500)")
     label = stack.backup_cli('backup', 'diff')[1]['id']
-    at_backup = [i for i, _ in committed_at(stack)]
+    at_backup = [i for i, _at in committed_at(stack)]
     stack.sql("INSERT INTO events (body) SELECT 'after' FROM generate_series(1, 100)")
     run = restore(stack, restore_backup_set=label)
     assert run.rc == 0, run.failures(stack.name)
-    assert [i for i, _ in committed_at(stack)] == at_backup
+    assert [i for i, _at in committed_at(stack)] == at_backup
     report = restore_report(run, stack)
     assert report['set'] == label and report['mismatches'] == [] and report['restore_point'] == 'auraspeak-' + label
 
 
 def test_restore_to_the_latest_loses_no_committed_row(stack):
     stack.sql("INSERT INTO events (body) SELECT 'latest' FROM generate_series(1, 50)")
-    before = [i for i, _ in committed_at(stack)]
+    before = [i for i, _at in committed_at(stack)]
     run = restore(stack)
     assert run.rc == 0, run.failures(stack.name)
-    assert [i for i, _ in committed_at(stack)] == before
+    assert [i for i, _at in committed_at(stack)] == before
 
 
 # -- volumes --------------------------------------------------------------------------------------------

@@ -33,10 +33,12 @@ class FakeHost:
         return self.result
 
 
-def rollout(calls, host_result=(0, '', ''), before=SNAPSHOT, project_result=(0, 'migrated 0004\nmigrated 0005\n', '')):
+def rollout(
+    calls, host_result=(0, '', ''), before=tuple(SNAPSHOT), project_result=(0, 'migrated 0004\nmigrated 0005\n', '')
+):
     migrate = {'service': 'app', 'command': MIGRATE}
     if before is not None:
-        migrate['before'] = before
+        migrate['before'] = list(before)
     settings = {
         'health_timeout': 30,
         'drain_timeout': 0,
