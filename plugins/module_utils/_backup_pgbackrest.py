@@ -75,16 +75,23 @@ def _stanza(cfg):
     return '--stanza=%s' % cfg.pgbackrest['stanza']
 
 
-def info(cfg):
-    """pgBackRest's info for the stanza: the backup sets, oldest first."""
-    argv = tool_argv(cfg) + ['--entrypoint', 'pgbackrest', cfg.postgres['image'], _stanza(cfg), '--output=json', 'info']
-    _rc, out, _err = run(argv, timeout=300)
+def info(cfg, live=False):
+    """pgBackRest's info for the stanza: the backup sets, oldest first.
+
+    live: ask the running PostgreSQL container (quicker than starting one);
+    otherwise a throwaway container reads the repository, PostgreSQL up or not.
+    """
+    if live:
+        _rc, out, _err = live_exec(cfg, ['--output=json', 'info'], timeout=300)
+    else:
+        argv = tool_argv(cfg) + ['--entrypoint', 'pgbackrest', cfg.postgres['image'], _stanza(cfg), '--output=json', 'info']
+        _rc, out, _err = run(argv, timeout=300)
     stanzas = json.loads(out)
     return stanzas[0] if stanzas else {'backup': []}
 
 
-def backup_sets(cfg):
-    return info(cfg).get('backup', [])
+def backup_sets(cfg, live=False):
+    return info(cfg, live).get('backup', [])
 
 
 def live_exec(cfg, args, timeout=None):
@@ -106,12 +113,12 @@ def take_backup(cfg, backup_type):
     Returns (label, repository bytes). A failure raises before anything expires.
     """
     live_exec(cfg, ['--type=%s' % backup_type, 'backup'])
-    sets = backup_sets(cfg)
+    sets = backup_sets(cfg, live=True)
     if not sets:
         raise BackupError('pgBackRest reported success but lists no backup set')
     newest = sets[-1]
     write_manifest(cfg, newest)
-    expire(cfg)
+    expire(cfg, sets)
     return newest['label'], newest['info']['repository']['delta']
 
 
@@ -181,13 +188,13 @@ def fulls_to_keep(sets, retention_full, verified_label):
     return retention_full
 
 
-def expire(cfg, sets=None):
-    sets = backup_sets(cfg) if sets is None else sets
+def expire(cfg, sets):
+    """Expire by retention, keeping the last verified set; drop the manifests of the sets that went."""
     keep = fulls_to_keep(sets, int(cfg.pgbackrest['retention_full']), cfg.state.verified('pgbackrest'))
     live_exec(cfg, ['--repo1-retention-full=%d' % keep, 'expire'], timeout=600)
+    remaining = {s['label'] for s in backup_sets(cfg, live=True)}
     for name in os.listdir(manifest_dir(cfg)) if os.path.isdir(manifest_dir(cfg)) else []:
-        label = name[: -len('.json')]
-        if name.endswith('.json') and label not in {s['label'] for s in backup_sets(cfg)}:
+        if name.endswith('.json') and name[: -len('.json')] not in remaining:
             os.unlink(os.path.join(manifest_dir(cfg), name))
 
 

@@ -27,9 +27,10 @@ MIGRATION_0004_DOWN = 'DROP TABLE tags;\n'
 
 
 class BackupStack(Stack):
-    def __init__(self, name, workdir, image):
+    def __init__(self, name, workdir, image, tmpfs_size=BACKUPS_TMPFS_SIZE):
         super().__init__(name, workdir)
         self.image = image
+        self.tmpfs_size = tmpfs_size
         self.backup_root = os.path.join(workdir, 'backups')
         self.files_volume = name + '-files'
         self.bin_dir = os.path.join(workdir, 'bin')
@@ -65,7 +66,7 @@ class BackupStack(Stack):
         os.makedirs(self.backup_root, exist_ok=True)
         os.makedirs(os.path.join(self.dir, 'cron'), exist_ok=True)
         subprocess.run(
-            ['mount', '-t', 'tmpfs', '-o', 'size=%s,mode=0755' % BACKUPS_TMPFS_SIZE, 'tmpfs', self.backup_root],
+            ['mount', '-t', 'tmpfs', '-o', 'size=%s,mode=0755' % self.tmpfs_size, 'tmpfs', self.backup_root],
             check=True,
         )
         docker('volume', 'create', self.files_volume)

@@ -1,0 +1,389 @@
+"""Backup benchmarks: backup and restore drill time against the raw tools, RPO and RTO.
+
+    .venv/bin/python bench/backup_bench.py                        # pgbench scale 70 (about 1 GB), 3 runs
+    .venv/bin/python bench/backup_bench.py --scale 5 --runs 1     # a quick look
+
+A stack as site.yml deploys it with backups (WAL archived to pgBackRest,
+archive_timeout 60 s), its database filled by `pgbench -i` plus a notes table.
+Each comparison runs interleaved in the same session, medians and ratios:
+
+backup: `auraspeak-backup backup dump` (pg_dump -Fc, manifest with exact row
+counts, sha256, fsync) against `pg_dump -Fc` to a file; `auraspeak-backup backup
+full` (backup, restore point with row counts, WAL archived, expire) against
+`pgbackrest backup --type=full` followed by `pgbackrest expire`, which is what
+pgBackRest does on its own with expire-auto.
+drill: `auraspeak-backup verify dump` against a raw restore (a throwaway
+PostgreSQL and pg_restore of the same dump); `auraspeak-backup verify
+pgbackrest` against a raw `pgbackrest restore` of the same set into a
+throwaway container, started until it serves.
+rpo/rto: one row committed every 50 ms; the PostgreSQL container is killed and
+its volume removed at a moment not aligned with archive_timeout; restore.yml
+restores the latest. Rows lost, the seconds between the newest row restored and
+the newest row committed, and how long restore.yml took, up to the release
+answering through the edge again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'integration'))
+
+from ansible_runner import run_playbook  # noqa: E402
+from backup_stack import BackupStack, build_images, remove_images  # noqa: E402
+from deploy_stack import docker  # noqa: E402
+
+IMAGE = 'bench-backup/app'
+PG_IMAGE = 'auraspeak-offline/postgres:15'
+
+
+def timed(function, *args):
+    started = time.monotonic()
+    result = function(*args)
+    return time.monotonic() - started, result
+
+
+def load_data(stack, scale):
+    """pgbench's tables at the scale, plus notes the app would have written."""
+    pg = stack.postgres_container()
+    docker('exec', pg, 'pgbench', '-i', '-q', '-s', str(scale), '-U', 'app', 'app')
+    stack.sql(
+        "INSERT INTO notes (title, body, author) SELECT 'note ' || g, repeat(md5(g::text), 8), 'bench' "
+        'FROM generate_series(1, %d) g' % (scale * 2000)
+    )
+    stack.sql('CHECKPOINT')
+    return stack.sql("SELECT pg_size_pretty(pg_database_size('app')), pg_database_size('app')")[0]
+
+
+# -- raw baselines -----------------------------------------------------------------------
+
+
+def raw_dump(stack, path):
+    with open(path, 'wb') as handle:
+        subprocess.run(
+            ['docker', 'exec', stack.postgres_container(), 'pg_dump', '--format=custom', '-U', 'app', '-d', 'app'],
+            stdout=handle,
+            check=True,
+        )
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def raw_pgbackrest_full(stack):
+    pg = stack.postgres_container()
+    stanza = '--stanza=' + stack.name
+    docker('exec', pg, 'pgbackrest', stanza, '--type=full', 'backup')
+    docker('exec', pg, 'pgbackrest', stanza, 'expire')
+
+
+def wait_serving(name):
+    while True:
+        rc = subprocess.run(
+            ['docker', 'exec', name, 'psql', '-XAt', '-U', 'app', '-d', 'postgres', '-c', 'SELECT pg_is_in_recovery()'],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if rc.returncode == 0 and rc.stdout.strip() == 'f':
+            return
+        time.sleep(0.5)
+
+
+def raw_dump_restore(path):
+    """What restoring a dump takes at least: a fresh server and pg_restore."""
+    name = 'bench-raw-restore'
+    docker('rm', '--force', '--volumes', name, check=False)
+    script = 'initdb --username=app --auth=trust >/dev/null && exec postgres -c listen_addresses= -c fsync=off'
+    docker(
+        'run',
+        '--detach',
+        '--name',
+        name,
+        '--user',
+        '999:999',
+        '--network',
+        'none',
+        '--shm-size',
+        '256m',
+        '--tmpfs',
+        '/var/run/postgresql:uid=999,gid=999',
+        '-e',
+        'PGDATA=/var/lib/postgresql/data/raw',
+        '-v',
+        '%s:/raw.dump:ro' % path,
+        '--entrypoint',
+        'sh',
+        PG_IMAGE,
+        '-c',
+        script,
+    )
+    try:
+        wait_serving(name)
+        docker('exec', name, 'createdb', '-U', 'app', 'app')
+        docker(
+            'exec',
+            '--user',
+            '0',
+            name,
+            'pg_restore',
+            '--exit-on-error',
+            '--no-owner',
+            '--no-acl',
+            '--jobs=2',
+            '-U',
+            'app',
+            '-d',
+            'app',
+            '/raw.dump',
+        )
+    finally:
+        docker('rm', '--force', '--volumes', name, check=False)
+
+
+def raw_pgbackrest_restore(stack, label):
+    """pgbackrest restore of the set into a throwaway container, started until it serves."""
+    name = 'bench-raw-pgbackrest'
+    docker('rm', '--force', '--volumes', name, check=False)
+    config = os.path.join(stack.config_dir, 'backup', 'pgbackrest')
+    script = (
+        'pgbackrest --stanza=%s --set=%s --type=immediate --target-action=promote restore && '
+        'exec postgres -c listen_addresses= -c archive_mode=off -c fsync=off' % (stack.name, label)
+    )
+    docker(
+        'run',
+        '--detach',
+        '--name',
+        name,
+        '--user',
+        '999:999',
+        '--network',
+        'none',
+        '--shm-size',
+        '256m',
+        '--tmpfs',
+        '/tmp',
+        '--tmpfs',
+        '/var/run/postgresql:uid=999,gid=999',
+        '-e',
+        'PGDATA=/var/lib/postgresql/data/pgdata',
+        '-v',
+        '%s:/etc/pgbackrest:ro' % config,
+        '-v',
+        '%s:/var/lib/pgbackrest:ro' % os.path.join(stack.backup_root, 'pgbackrest'),
+        '--entrypoint',
+        'sh',
+        PG_IMAGE,
+        '-c',
+        script,
+    )
+    try:
+        wait_serving(name)
+    finally:
+        docker('rm', '--force', '--volumes', name, check=False)
+
+
+# -- comparisons ----------------------------------------------------------------------------
+
+
+def compare(runs, pairs):
+    """Run each (name, function) pair interleaved runs times; medians and the ratio to the first."""
+    samples = {name: [] for name, _ in pairs}
+    for _round in range(runs):
+        for name, function in pairs:
+            seconds, _result = timed(function)
+            samples[name].append(seconds)
+    baseline = statistics.median(samples[pairs[0][0]])
+    return {
+        name: {
+            'median_s': round(statistics.median(values), 2),
+            'runs_s': [round(v, 2) for v in values],
+            'ratio': round(statistics.median(values) / baseline, 3),
+        }
+        for name, values in samples.items()
+    }
+
+
+def backup_times(stack, runs, scratch):
+    dump = compare(
+        runs,
+        [
+            ('pg_dump -Fc (baseline)', lambda: raw_dump(stack, os.path.join(scratch, 'raw.dump'))),
+            ('auraspeak-backup backup dump', lambda: stack.backup_cli('backup', 'dump', timeout=3600)),
+        ],
+    )
+    full = compare(
+        runs,
+        [
+            ('pgbackrest backup --type=full + expire (baseline)', lambda: raw_pgbackrest_full(stack)),
+            ('auraspeak-backup backup full', lambda: stack.backup_cli('backup', 'full', timeout=3600)),
+        ],
+    )
+    return {'dump': dump, 'pgbackrest_full': full}
+
+
+def drill_times(stack, runs):
+    latest_dump = stack.listing()['dumps'][-1]['id']
+    path = os.path.join(stack.backup_root, 'dumps', latest_dump + '.dump')
+    label = stack.listing()['pgbackrest'][-1]['label']
+    dump = compare(
+        runs,
+        [
+            ('pg_restore into a fresh server (baseline)', lambda: raw_dump_restore(path)),
+            (
+                'auraspeak-backup verify dump',
+                lambda: stack.backup_cli('verify', 'dump', '--backup', latest_dump, timeout=3600),
+            ),
+        ],
+    )
+    pgbackrest = compare(
+        runs,
+        [
+            ('pgbackrest restore + start (baseline)', lambda: raw_pgbackrest_restore(stack, label)),
+            (
+                'auraspeak-backup verify pgbackrest',
+                lambda: stack.backup_cli('verify', 'pgbackrest', '--backup', label, timeout=3600),
+            ),
+        ],
+    )
+    steps = stack.backup_cli('verify', 'pgbackrest', '--backup', label, timeout=3600)[1]['steps']
+    return {'dump': dump, 'pgbackrest': pgbackrest, 'pgbackrest_drill_steps': steps}
+
+
+class Inserter:
+    """One row per transaction every interval seconds; remembers when each committed."""
+
+    def __init__(self, stack, interval=0.05):
+        self.stack = stack
+        self.interval = interval
+        self.committed = []
+        self._stop = threading.Event()
+        self._proc = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        self._proc = subprocess.Popen(
+            [
+                'docker',
+                'exec',
+                '-i',
+                self.stack.postgres_container(),
+                'psql',
+                '-X',
+                '-q',
+                '-A',
+                '-t',
+                '-U',
+                'app',
+                '-d',
+                'app',
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
+        while not self._stop.is_set():
+            try:
+                self._proc.stdin.write('INSERT INTO rpo (at) VALUES (clock_timestamp()) RETURNING id;\n')
+                self._proc.stdin.flush()
+                line = self._proc.stdout.readline()
+            except (BrokenPipeError, OSError):
+                return
+            if not line.strip():
+                return
+            self.committed.append((int(line), time.time()))
+            time.sleep(self.interval)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._proc:
+            self._proc.kill()
+        self._thread.join(timeout=10)
+
+
+def rpo_rto(stack):
+    stack.sql('CREATE TABLE rpo (id bigserial PRIMARY KEY, at timestamptz NOT NULL)')
+    # Start at a moment not aligned with the last segment switch.
+    stack.backup_cli('archive-now')
+    time.sleep(random.uniform(5, 55))
+    inserter = Inserter(stack).start()
+    time.sleep(30)
+    pg = stack.postgres_container()
+    docker('kill', pg)
+    killed_at = time.time()
+    inserter.stop()
+    docker('rm', '--force', pg)
+    docker('volume', 'rm', '%s_postgres-data' % stack.name)
+    last_id, last_at = inserter.committed[-1]
+    started = time.monotonic()
+    run = run_playbook('playbooks/restore.yml', {'restore_confirm': stack.name}, inventory=stack.inventory)
+    rto = time.monotonic() - started
+    assert run.rc == 0, run.failures(stack.name)
+    restored = stack.sql('SELECT coalesce(max(id), 0), extract(epoch FROM max(at)) FROM rpo')[0]
+    restored_id = int(restored[0])
+    committed_at = dict(inserter.committed)
+    lost = [i for i, _at in inserter.committed if i > restored_id]
+    newest_restored_at = committed_at.get(restored_id)
+    return {
+        'rows_committed': len(inserter.committed),
+        'rows_lost': len(lost),
+        'seconds_lost': round(last_at - newest_restored_at, 1) if newest_restored_at else None,
+        'last_commit_to_kill_s': round(killed_at - last_at, 2),
+        'restore_yml_seconds': round(rto, 1),
+        'last_committed_id': last_id,
+        'last_restored_id': restored_id,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--scale', type=int, default=70, help='pgbench scale (70 is about 1 GB)')
+    parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--only', choices=['backup', 'drill', 'rpo'])
+    parser.add_argument('--output', default=os.path.join(HERE, 'results', 'backup_bench.json'))
+    options = parser.parse_args()
+    build_images(IMAGE)
+    results = {'scale': options.scale, 'runs': options.runs}
+    with tempfile.TemporaryDirectory(prefix='backup-bench-') as workdir:
+        stack = BackupStack('bench-backup', workdir, IMAGE, tmpfs_size='12g')
+        try:
+            stack.create_or_clean_up(
+                {'backup_restic_volumes': [], 'backup_pgbackrest_retention_full': 2, 'backup_dump_keep': 2}
+            )
+            results['database_size'] = load_data(stack, options.scale)
+            stack.backup_cli('backup', 'full', timeout=3600)
+            scratch = os.path.join(stack.backup_root, 'bench')
+            os.makedirs(scratch, exist_ok=True)
+            if options.only in (None, 'backup'):
+                results['backup'] = backup_times(stack, options.runs, scratch)
+            if options.only in (None, 'drill'):
+                stack.backup_cli('backup', 'dump', timeout=3600)
+                results['drill'] = drill_times(stack, options.runs)
+            if options.only in (None, 'rpo'):
+                results['rpo_rto'] = rpo_rto(stack)
+        finally:
+            stack.destroy()
+            remove_images(IMAGE)
+    os.makedirs(os.path.dirname(options.output), exist_ok=True)
+    with open(options.output, 'w', encoding='utf-8') as handle:
+        json.dump(results, handle, indent=2)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == '__main__':
+    main()
