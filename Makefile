@@ -26,6 +26,7 @@ demo: images ## Set up, build the offline images, deploy the whole stack to this
 	@echo "The example app answers at https://localhost:8443/version (through the edge; its CA: /etc/auraspeak/tls/ca.crt),"
 	@echo "and http://localhost:8080 redirects there."
 	@echo "Ledger: /var/lib/auraspeak/auraspeak/releases.json; project: /etc/auraspeak/auraspeak/."
+	@echo "Backups: /var/backups/auraspeak/auraspeak (auraspeak-backup --project auraspeak status; docs/backup.md)."
 
 test: setup lint unit sanity images integration molecule ## Everything CI runs
 

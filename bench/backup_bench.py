@@ -33,18 +33,24 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'integration'))
 
 from ansible_runner import run_playbook  # noqa: E402
-from backup_stack import BackupStack, build_images, remove_images  # noqa: E402
+from backup_stack import BackupStack, RowWriter, build_images, remove_images  # noqa: E402
 from deploy_stack import docker  # noqa: E402
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import wait_postgres  # noqa: E402
 
 IMAGE = 'bench-backup/app'
 PG_IMAGE = 'auraspeak-offline/postgres:15'
+# A throwaway server as an operator would start one by hand for a restore.
+RAW_RUN = (
+    'run --detach --user 999:999 --network none --shm-size 256m '
+    '--tmpfs /tmp --tmpfs /var/run/postgresql:uid=999,gid=999'
+)
 
 
 def timed(function, *args):
@@ -86,37 +92,15 @@ def raw_pgbackrest_full(stack):
     docker('exec', pg, 'pgbackrest', stanza, 'expire')
 
 
-def wait_serving(name):
-    while True:
-        rc = subprocess.run(
-            ['docker', 'exec', name, 'psql', '-XAt', '-U', 'app', '-d', 'postgres', '-c', 'SELECT pg_is_in_recovery()'],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if rc.returncode == 0 and rc.stdout.strip() == 'f':
-            return
-        time.sleep(0.5)
-
-
 def raw_dump_restore(path):
     """What restoring a dump takes at least: a fresh server and pg_restore."""
     name = 'bench-raw-restore'
     docker('rm', '--force', '--volumes', name, check=False)
     script = 'initdb --username=app --auth=trust >/dev/null && exec postgres -c listen_addresses= -c fsync=off'
     docker(
-        'run',
-        '--detach',
+        *RAW_RUN.split(),
         '--name',
         name,
-        '--user',
-        '999:999',
-        '--network',
-        'none',
-        '--shm-size',
-        '256m',
-        '--tmpfs',
-        '/var/run/postgresql:uid=999,gid=999',
         '-e',
         'PGDATA=/var/lib/postgresql/data/raw',
         '-v',
@@ -128,23 +112,13 @@ def raw_dump_restore(path):
         script,
     )
     try:
-        wait_serving(name)
+        wait_postgres(name, 'app', 'postgres', 3600)
         docker('exec', name, 'createdb', '-U', 'app', 'app')
         docker(
-            'exec',
-            '--user',
-            '0',
+            *['exec', '--user', '0'],
             name,
-            'pg_restore',
-            '--exit-on-error',
-            '--no-owner',
-            '--no-acl',
-            '--jobs=2',
-            '-U',
-            'app',
-            '-d',
-            'app',
-            '/raw.dump',
+            *['pg_restore', '--exit-on-error', '--no-owner', '--no-acl', '--jobs=2'],
+            *['-U', 'app', '-d', 'app', '/raw.dump'],
         )
     finally:
         docker('rm', '--force', '--volumes', name, check=False)
@@ -155,31 +129,21 @@ def raw_pgbackrest_restore(stack, label):
     name = 'bench-raw-pgbackrest'
     docker('rm', '--force', '--volumes', name, check=False)
     config = os.path.join(stack.config_dir, 'backup', 'pgbackrest')
+    repo = os.path.join(stack.backup_root, 'pgbackrest')
     script = (
         'pgbackrest --stanza=%s --set=%s --type=immediate --target-action=promote restore && '
         'exec postgres -c listen_addresses= -c archive_mode=off -c fsync=off' % (stack.name, label)
     )
     docker(
-        'run',
-        '--detach',
+        *RAW_RUN.split(),
         '--name',
         name,
-        '--user',
-        '999:999',
-        '--network',
-        'none',
-        '--shm-size',
-        '256m',
-        '--tmpfs',
-        '/tmp',
-        '--tmpfs',
-        '/var/run/postgresql:uid=999,gid=999',
         '-e',
         'PGDATA=/var/lib/postgresql/data/pgdata',
         '-v',
         '%s:/etc/pgbackrest:ro' % config,
         '-v',
-        '%s:/var/lib/pgbackrest:ro' % os.path.join(stack.backup_root, 'pgbackrest'),
+        '%s:/var/lib/pgbackrest:ro' % repo,
         '--entrypoint',
         'sh',
         PG_IMAGE,
@@ -187,7 +151,7 @@ def raw_pgbackrest_restore(stack, label):
         script,
     )
     try:
-        wait_serving(name)
+        wait_postgres(name, 'app', 'postgres', 3600)
     finally:
         docker('rm', '--force', '--volumes', name, check=False)
 
@@ -256,64 +220,14 @@ def drill_times(stack, runs):
         ],
     )
     steps = stack.backup_cli('verify', 'pgbackrest', '--backup', label, timeout=3600)[1]['steps']
-    return {'dump': dump, 'pgbackrest': pgbackrest, 'pgbackrest_drill_steps': steps}
-
-
-class Inserter:
-    """One row per transaction every interval seconds; remembers when each committed."""
-
-    def __init__(self, stack, interval=0.05):
-        self.stack = stack
-        self.interval = interval
-        self.committed = []
-        self._stop = threading.Event()
-        self._proc = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        self._proc = subprocess.Popen(
-            [
-                'docker',
-                'exec',
-                '-i',
-                self.stack.postgres_container(),
-                'psql',
-                '-X',
-                '-q',
-                '-A',
-                '-t',
-                '-U',
-                'app',
-                '-d',
-                'app',
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-        )
-        while not self._stop.is_set():
-            try:
-                self._proc.stdin.write('INSERT INTO rpo (at) VALUES (clock_timestamp()) RETURNING id;\n')
-                self._proc.stdin.flush()
-                line = self._proc.stdout.readline()
-            except (BrokenPipeError, OSError):
-                return
-            if not line.strip():
-                return
-            self.committed.append((int(line), time.time()))
-            time.sleep(self.interval)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._proc:
-            self._proc.kill()
-        self._thread.join(timeout=10)
+    listing = stack.listing()
+    sizes = {
+        'dump_bytes': listing['dumps'][-1]['bytes'],
+        'pgbackrest_full_repository_bytes': next(
+            s['bytes'] for s in reversed(listing['pgbackrest']) if s['type'] == 'full'
+        ),
+    }
+    return {'dump': dump, 'pgbackrest': pgbackrest, 'pgbackrest_drill_steps': steps, 'sizes': sizes}
 
 
 def rpo_rto(stack):
@@ -321,7 +235,7 @@ def rpo_rto(stack):
     # Start at a moment not aligned with the last segment switch.
     stack.backup_cli('archive-now')
     time.sleep(random.uniform(5, 55))
-    inserter = Inserter(stack).start()
+    inserter = RowWriter(stack, 'rpo').start()
     time.sleep(30)
     pg = stack.postgres_container()
     docker('kill', pg)

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: cron_to_oncalendar
 short_description: Turn a five-field cron schedule into a systemd OnCalendar expression
-version_added: 0.4.0
+version_added: 0.1.0
 description:
   - Lets one schedule variable drive both a cron file and a systemd timer.
   - Fields may be C(*), numbers, lists (V(1,3)), ranges (V(1-5)) and steps (V(*/15), V(0-30/10)).

@@ -12,6 +12,9 @@ from __future__ import annotations
 import subprocess
 import time
 
+# Every container the backup tools start carries this label, set to the project.
+TOOL_LABEL = 'io.auraspeak.ops.backup-tool'
+
 
 class BackupError(Exception):
     """A backup step failed; the message says what and what to do, report what was checked."""
@@ -67,27 +70,42 @@ def require_service_container(project, service):
     return container
 
 
+def psql_argv(container, user, database):
+    """docker exec of psql in a container: unaligned rows, no psqlrc, stop at the first error."""
+    return (
+        ['docker', 'exec', '-i', container]
+        + ['psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1']
+        + ['--username', user, '--dbname', database]
+    )
+
+
 def psql(container, user, database, sql, timeout=600):
     """Run SQL through psql in a container; return stdout rows split on '|'."""
+    _rc, out, _err = run(psql_argv(container, user, database), input_text=sql, timeout=timeout)
+    return [line.split('|') for line in out.splitlines() if line]
+
+
+def throwaway_argv(project, name=None, detach=False):
+    """docker run of a PostgreSQL-image container of the backup tools: uid 999, no network, labelled.
+
+    The label lets a later run remove what a killed one left behind.
+    """
     argv = [
         'docker',
-        'exec',
-        '-i',
-        container,
-        'psql',
-        '-X',
-        '-A',
-        '-t',
-        '-q',
-        '-v',
-        'ON_ERROR_STOP=1',
-        '--username',
-        user,
-        '--dbname',
-        database,
+        'run',
+        '--user',
+        '999:999',
+        '--network',
+        'none',
+        '--tmpfs',
+        '/tmp',
+        '--tmpfs',
+        '/var/run/postgresql:uid=999,gid=999',
+        '--label',
+        '%s=%s' % (TOOL_LABEL, project),
     ]
-    _rc, out, _err = run(argv, input_text=sql, timeout=timeout)
-    return [line.split('|') for line in out.splitlines() if line]
+    argv += ['--detach'] if detach else ['--rm']
+    return argv + (['--name', name] if name else [])
 
 
 def remove_container(name):

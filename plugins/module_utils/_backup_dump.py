@@ -14,7 +14,7 @@ import re
 import subprocess
 import time
 
-from ._backup_docker import BackupError, psql, require_service_container, run, wait_postgres
+from ._backup_docker import BackupError, psql, psql_argv, require_service_container, run, throwaway_argv, wait_postgres
 from ._backup_manifest import (
     TABLE_STATS_SQL,
     WRITES_SQL,
@@ -73,8 +73,7 @@ def take_dump(cfg, tag=None):
     os.makedirs(directory, mode=0o700, exist_ok=True)
     remove_partials(directory)
     container = require_service_container(cfg.project, cfg.postgres['service'])
-    stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
-    path = os.path.join(directory, dump_name(cfg.project, stamp, tag))
+    path = _new_path(directory, cfg.project, tag)
     partial = path + '.partial'
     try:
         tables, writes = _dump_with_counts(cfg, container, partial)
@@ -98,26 +97,26 @@ def take_dump(cfg, tag=None):
     return path, file_info['bytes']
 
 
+def _new_path(directory, project, tag):
+    """The path of a new dump, named by the second it starts.
+
+    Names are ids, so an existing dump is never overwritten: a second dump
+    within the same second waits for the next one (jobs of a project hold one
+    lock, so no other job takes the name meanwhile).
+    """
+    while True:
+        stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
+        path = os.path.join(directory, dump_name(project, stamp, tag))
+        taken = [n for n in os.listdir(directory) if n.startswith('%s-%s' % (project, stamp))]
+        if not taken:
+            return path
+        time.sleep(0.2)
+
+
 def _dump_with_counts(cfg, container, partial):
     user, database = cfg.postgres['user'], cfg.postgres['db']
     session = subprocess.Popen(
-        [
-            'docker',
-            'exec',
-            '-i',
-            container,
-            'psql',
-            '-X',
-            '-A',
-            '-t',
-            '-q',
-            '-v',
-            'ON_ERROR_STOP=1',
-            '--username',
-            user,
-            '--dbname',
-            database,
-        ],
+        psql_argv(container, user, database),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -224,24 +223,9 @@ def check_checksum(path, manifest):
 
 def start_server(cfg, name, extra_mounts=()):
     """A throwaway PostgreSQL server with no network, initialised empty, for drills and rollbacks."""
-    argv = [
-        'docker',
-        'run',
-        '--detach',
-        '--name',
-        name,
-        '--user',
-        '999:999',
-        '--network',
-        'none',
+    argv = throwaway_argv(cfg.project, name, detach=True) + [
         '--shm-size',
         '256m',
-        '--tmpfs',
-        '/tmp',
-        '--tmpfs',
-        '/var/run/postgresql:uid=999,gid=999',
-        '--label',
-        'io.auraspeak.ops.backup-tool=%s' % cfg.project,
         '-e',
         'PGDATA=/var/lib/postgresql/data/drill',
     ]

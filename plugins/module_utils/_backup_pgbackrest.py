@@ -14,7 +14,7 @@ import os
 import shlex
 import time
 
-from ._backup_docker import BackupError, psql, require_service_container, run
+from ._backup_docker import BackupError, psql, require_service_container, run, service_container, throwaway_argv
 from ._backup_manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows, write_json_atomic
 
 CONTAINER_CONF = '/etc/pgbackrest'
@@ -46,28 +46,13 @@ def restore_point_name(label):
 def tool_argv(cfg, name=None, detach=False, writable_repo=False):
     """docker run of the PostgreSQL image with the repository and pgBackRest's config mounted."""
     pgb = cfg.pgbackrest
-    argv = [
-        'docker',
-        'run',
-        '--user',
-        '999:999',
-        '--network',
-        'none',
+    argv = throwaway_argv(cfg.project, name, detach) + [
         '--read-only',
-        '--tmpfs',
-        '/tmp',
-        '--tmpfs',
-        '/var/run/postgresql:uid=999,gid=999',
-        '--label',
-        'io.auraspeak.ops.backup-tool=%s' % cfg.project,
         '-v',
         '%s:%s:ro' % (pgb['config_dir'], CONTAINER_CONF),
     ]
     if pgb.get('repo_path'):
         argv += ['-v', '%s:%s%s' % (pgb['repo_path'], CONTAINER_REPO, '' if writable_repo else ':ro')]
-    argv += ['--detach'] if detach else ['--rm']
-    if name:
-        argv += ['--name', name]
     return argv
 
 
@@ -75,22 +60,32 @@ def _stanza(cfg):
     return '--stanza=%s' % cfg.pgbackrest['stanza']
 
 
-def info(cfg, live=False):
+def info(cfg, live=None):
     """pgBackRest's info for the stanza: the backup sets, oldest first.
 
     live: ask the running PostgreSQL container (quicker than starting one);
-    otherwise a throwaway container reads the repository, PostgreSQL up or not.
+    otherwise a throwaway container reads the repository, PostgreSQL up or
+    not. None: the former when PostgreSQL runs.
     """
+    if live is None:
+        live = service_container(cfg.project, cfg.postgres['service']) is not None
     if live:
         _rc, out, _err = live_exec(cfg, ['--output=json', 'info'], timeout=300)
     else:
-        argv = tool_argv(cfg) + ['--entrypoint', 'pgbackrest', cfg.postgres['image'], _stanza(cfg), '--output=json', 'info']
+        argv = tool_argv(cfg) + [
+            '--entrypoint',
+            'pgbackrest',
+            cfg.postgres['image'],
+            _stanza(cfg),
+            '--output=json',
+            'info',
+        ]
         _rc, out, _err = run(argv, timeout=300)
     stanzas = json.loads(out)
     return stanzas[0] if stanzas else {'backup': []}
 
 
-def backup_sets(cfg, live=False):
+def backup_sets(cfg, live=None):
     return info(cfg, live).get('backup', [])
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from ._backup_docker import BackupError, remove_container, remove_volume, run
+from ._backup_docker import TOOL_LABEL, BackupError, remove_container, remove_volume, run
 
 VERIFIED_TAG = 'verified'
 _MOUNT = '/volumes'
@@ -19,14 +19,15 @@ _MOUNT = '/volumes'
 
 def restic_argv(cfg, mounts=(), name=None, entrypoint=None, env=None):
     rst = cfg.restic
+    network = rst.get('network') or ('none' if rst.get('repo_path') else 'bridge')
     argv = [
         'docker',
         'run',
         '--rm',
         '--label',
-        'io.auraspeak.ops.backup-tool=%s' % cfg.project,
+        '%s=%s' % (TOOL_LABEL, cfg.project),
         '--network',
-        rst.get('network') or ('none' if rst.get('repo_path') else 'bridge'),
+        network,
         '-e',
         'RESTIC_REPOSITORY=%s' % (rst.get('repository') or '/repo'),
         '-e',

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: backup_verify
 short_description: Prove a backup restores - integrity check, restore drill, comparison with its manifest
-version_added: 0.4.0
+version_added: 0.1.0
 description:
   - Verifies one backup of a project set up by the C(auraspeak.ops.backup) role, for real.
   - V(pgbackrest) - runs C(pgbackrest verify) over the repository, restores the set into a throwaway
@@ -21,7 +21,8 @@ description:
     throwaway container, and compares the restored files and bytes with the snapshot's.
   - Throwaway containers have no network and never see the live database or its volume; they are
     removed in every case, also when a drill fails. Drills left by a killed run are removed first.
-  - A verified backup is recorded as such, and retention keeps the last verified backup of each kind.
+  - A verified backup is recorded as such, and retention keeps the last verified backup of each kind
+    (restic snapshots get the tag C(verified)).
   - The outcome goes to the project's C(backup-state.json) and its Prometheus textfile metrics
     (job C(verify-<kind>)).
 extends_documentation_fragment:
@@ -110,6 +111,15 @@ report:
     seconds:
       description: Duration of the whole verification.
       type: float
+    snapshots:
+      description: The restic snapshots restored, with their paths, files and bytes (V(restic)).
+      type: list
+      elements: dict
+    verified_as:
+      description:
+        - The ids the verified restic snapshots have now (V(restic)) - tagging a snapshot
+          C(verified), which retention keeps, makes restic store it under a new id.
+      type: str
   sample:
     kind: dump
     id: auraspeak-20261126T023000Z

@@ -138,7 +138,6 @@ options:
           - Its standard output is returned in RV(actions) as C(before_migration).
         type: list
         elements: str
-        version_added: 0.4.0
   edge:
     description: The nginx edge in front of the rolling services (see the collection's docs/deploy.md).
     type: dict
@@ -296,7 +295,6 @@ before_migration_output:
   returned: when the command before the migration fails
   type: list
   elements: str
-  version_added: 0.4.0
   sample: ['{"failed": true, "msg": "the postgres service of auraspeak is not running"}']
 """
 

@@ -12,12 +12,17 @@ import hashlib
 import json
 import os
 import subprocess
+import threading
 import time
 
 from ansible_runner import ROOT, run_playbook
 from deploy_stack import Stack, build_app_images, docker, remove_app_images, write_inventory
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import psql, psql_argv
+
 CIPHER_PASS = 'itest-pgbackrest-passphrase-0123456789'
+# Any image with a shell and coreutils, for looking into volumes.
+TOOLS_IMAGE = 'auraspeak-offline/restic:0.14'
 RESTIC_PASSWORD = 'itest-restic-password-0123456789'
 BACKUPS_TMPFS_SIZE = '768m'
 
@@ -140,26 +145,8 @@ class BackupStack(Stack):
         return ids[0]
 
     def sql(self, statement, database='app'):
-        """Rows of a statement run with psql in the live PostgreSQL, each a list of strings."""
-        out = docker(
-            'exec',
-            '-i',
-            self.postgres_container(),
-            'psql',
-            '-X',
-            '-A',
-            '-t',
-            '-q',
-            '-v',
-            'ON_ERROR_STOP=1',
-            '--username',
-            'app',
-            '--dbname',
-            database,
-            '-c',
-            statement,
-        ).stdout
-        return [line.split('|') for line in out.splitlines() if line]
+        """Rows of SQL run with psql in the live PostgreSQL, each a list of strings."""
+        return psql(self.postgres_container(), 'app', database, statement)
 
     def tables(self):
         return sorted(row[0] for row in self.sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
@@ -211,53 +198,89 @@ def volume_tree(volume):
         '%s:/v:ro' % volume,
         '--entrypoint',
         'sh',
-        'auraspeak-offline/restic:0.14',
+        TOOLS_IMAGE,
         '-c',
         script,
     ).stdout
     return hashlib.sha256(out.encode()).hexdigest(), out
 
 
+def in_volume(volume, script):
+    """Run a shell script with the volume at /v, in a container of its own."""
+    docker('run', '--rm', '--network', 'none', '-v', '%s:/v' % volume, '--entrypoint', 'sh', TOOLS_IMAGE, '-c', script)
+
+
 def fill_volume(volume, seed):
     """Files of several sizes, modes and owners, an empty file, a symlink and nested directories."""
-    script = (
+    in_volume(
+        volume,
         'set -e; cd /v; mkdir -p uploads/2026/11 empty-dir; '
         'head -c 3000000 /dev/urandom > uploads/2026/11/big.bin; '
         'echo "note %s" > uploads/readme.txt; : > uploads/empty; '
         'chmod 0600 uploads/readme.txt; chown 1000:1000 uploads/2026/11/big.bin; '
         'ln -s uploads/readme.txt link-to-readme; '
-        'for i in $(seq 1 50); do head -c $((i * 97)) /dev/urandom > uploads/2026/small-$i.dat; done'
-    ) % seed
-    docker(
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '-v',
-        '%s:/v' % volume,
-        '--entrypoint',
-        'sh',
-        'auraspeak-offline/restic:0.14',
-        '-c',
-        script,
+        'for i in $(seq 1 50); do head -c $((i * 97)) /dev/urandom > uploads/2026/small-$i.dat; done' % seed,
     )
 
 
 def change_volume(volume):
-    script = 'cd /v && rm -rf uploads/2026/11 && echo changed > uploads/readme.txt && touch new-file'
-    docker(
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '-v',
-        '%s:/v' % volume,
-        '--entrypoint',
-        'sh',
-        'auraspeak-offline/restic:0.14',
-        '-c',
-        script,
-    )
+    in_volume(volume, 'cd /v && rm -rf uploads/2026/11 && echo changed > uploads/readme.txt && touch new-file')
+
+
+class RowWriter:
+    """Inserts one row per transaction from a background thread, through one psql session.
+
+    The table needs a bigserial id and a timestamptz column at; committed holds
+    (id, time the commit was acknowledged) for every row.
+    """
+
+    def __init__(self, stack, table, interval=0.05):
+        self.stack = stack
+        self.table = table
+        self.interval = interval
+        self.committed = []
+        self._stop = threading.Event()
+        self._proc = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        self._proc = subprocess.Popen(
+            psql_argv(self.stack.postgres_container(), 'app', 'app'),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
+        insert = 'INSERT INTO %s (at) VALUES (clock_timestamp()) RETURNING id;\n' % self.table
+        while not self._stop.is_set():
+            try:
+                self._proc.stdin.write(insert)
+                self._proc.stdin.flush()
+                line = self._proc.stdout.readline()
+            except OSError:
+                return
+            if not line.strip():
+                return
+            self.committed.append((int(line), time.time()))
+            time.sleep(self.interval)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
+        if self._proc:
+            self._proc.kill()
+            self._proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def build_images(image):

@@ -152,6 +152,10 @@ def build_app_images(image=APP_IMAGE):
 
 
 def remove_app_images(image=APP_IMAGE):
-    refs = docker('image', 'ls', '-q', '--filter', 'reference=%s' % image, check=False).stdout.split()
+    """Untag <image>:*. By tag, not by id: other tests' tags of the same build share the id."""
+    listed = docker(
+        'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', 'reference=%s' % image, check=False
+    )
+    refs = [ref for ref in listed.stdout.split() if not ref.endswith(':<none>')]
     if refs:
-        docker('image', 'rm', '--force', *set(refs), check=False)
+        docker('image', 'rm', *refs, check=False)

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import datetime
 import os
-import threading
 import time
 
 import pytest
 from ansible_runner import run_playbook
-from backup_stack import BackupStack, build_images, change_volume, fill_up, fill_volume, remove_images, volume_tree
+from backup_stack import (
+    BackupStack,
+    RowWriter,
+    build_images,
+    change_volume,
+    fill_up,
+    fill_volume,
+    remove_images,
+    volume_tree,
+)
 from deploy_stack import docker
 
 pytestmark = pytest.mark.backup
@@ -28,7 +36,10 @@ def stack(tmp_path_factory):
     build_images(IMAGE)
     stack = BackupStack('itest-b2', str(tmp_path_factory.mktemp('restore')), IMAGE)
     stack.create_or_clean_up()
-    stack.sql('CREATE TABLE events (id bigserial PRIMARY KEY, body text NOT NULL)')
+    stack.sql(
+        'CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), '
+        "body text NOT NULL DEFAULT 'w')"
+    )
     yield stack
     stack.destroy()
     remove_images(IMAGE)
@@ -40,44 +51,6 @@ def restore(stack, **extra):
 
 def postgres_identity(stack):
     return docker('inspect', '--format', '{{.Id}} {{.State.StartedAt}}', stack.postgres_container()).stdout
-
-
-class Writer:
-    """Inserts one row per transaction into events from a background thread, as fast as psql allows."""
-
-    def __init__(self, stack):
-        self.stack = stack
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.batches = 0
-
-    def _run(self):
-        insert = "INSERT INTO events (body) VALUES ('w');\n" * 20
-        while not self._stop.is_set():
-            # 20 statements, each its own transaction (psql autocommits).
-            docker(
-                'exec',
-                '-i',
-                self.stack.postgres_container(),
-                'psql',
-                '-X',
-                '-q',
-                '-U',
-                'app',
-                '-d',
-                'app',
-                '-c',
-                insert.strip(),
-            )
-            self.batches += 1
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def committed_at(stack):
@@ -138,11 +111,11 @@ def test_check_mode_says_what_it_would_restore(stack):
 
 
 def test_pitr_restores_exactly_the_rows_committed_before_the_target_time(stack):
-    with Writer(stack) as writer:
+    with RowWriter(stack, 'events', interval=0.01) as writer:
         time.sleep(3)
         target = time.time()
         time.sleep(3)
-    assert writer.batches > 4
+    assert len(writer.committed) > 50
     rows = committed_at(stack)
     expected = [i for i, at in rows if at <= target]
     later = [i for i, at in rows if at > target]

@@ -203,31 +203,18 @@ def test_restore_point_name(label, expected):
 
 def test_tool_argv_mounts_repository_read_only():
     assert pgbackrest.tool_argv(cfg(), name='drill') == [
-        'docker',
-        'run',
-        '--user',
-        '999:999',
-        '--network',
-        'none',
-        '--read-only',
-        '--tmpfs',
-        '/tmp',
-        '--tmpfs',
-        '/var/run/postgresql:uid=999,gid=999',
-        '--label',
-        'io.auraspeak.ops.backup-tool=auraspeak',
-        '-v',
-        '/etc/auraspeak/auraspeak/backup/pgbackrest:/etc/pgbackrest:ro',
-        '-v',
-        '/srv/backup/pgbackrest:/var/lib/pgbackrest:ro',
-        '--rm',
-        '--name',
-        'drill',
+        *['docker', 'run', '--user', '999:999', '--network', 'none', '--tmpfs', '/tmp'],
+        *['--tmpfs', '/var/run/postgresql:uid=999,gid=999', '--label', 'io.auraspeak.ops.backup-tool=auraspeak'],
+        *['--rm', '--name', 'drill', '--read-only'],
+        *['-v', '/etc/auraspeak/auraspeak/backup/pgbackrest:/etc/pgbackrest:ro'],
+        *['-v', '/srv/backup/pgbackrest:/var/lib/pgbackrest:ro'],
     ]
 
 
 def test_tool_argv_writable_detached_and_without_local_repository():
     argv = pgbackrest.tool_argv(cfg(), detach=True, writable_repo=True)
-    assert argv[-3:] == ['-v', '/srv/backup/pgbackrest:/var/lib/pgbackrest', '--detach']
+    assert '--detach' in argv and '--rm' not in argv
+    assert argv[-2:] == ['-v', '/srv/backup/pgbackrest:/var/lib/pgbackrest']
     argv = pgbackrest.tool_argv(cfg(repo_path=None))
-    assert argv[-3:] == ['-v', '/etc/auraspeak/auraspeak/backup/pgbackrest:/etc/pgbackrest:ro', '--rm']
+    assert argv[-2:] == ['-v', '/etc/auraspeak/auraspeak/backup/pgbackrest:/etc/pgbackrest:ro']
+    assert not any(a.endswith(':/var/lib/pgbackrest') or a.endswith(':/var/lib/pgbackrest:ro') for a in argv)
