@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ._backup_docker import BackupError
+from ._backup_docker import BackupError, require_service_container
 from ._backup_manifest import read_json
 from ._backup_state import BackupState
 
@@ -39,6 +39,13 @@ class Config:
         self.restic = data.get('restic') or {'enabled': False}
         self.state = BackupState(data['state_dir'], self.project, data.get('metrics_dir'))
         self.drill_timeout = int(data.get('drill_timeout', 1800))
+        self._live_postgres = None
+
+    def live_postgres(self):
+        """The running PostgreSQL container of the project, looked up once per command."""
+        if self._live_postgres is None:
+            self._live_postgres = require_service_container(self.project, self.postgres['service'])
+        return self._live_postgres
 
     def postgres_volume(self):
         return '%s_%s' % (self.project, self.postgres.get('volume', 'postgres-data'))

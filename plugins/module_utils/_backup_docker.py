@@ -155,4 +155,4 @@ def wait_postgres(name, user, database, timeout, what='the restore drill'):
             return
         if time.time() > deadline:
             raise BackupError('%s was not serving within %d s: %s' % (what, timeout, container_log(name)))
-        time.sleep(0.5)
+        time.sleep(0.2)

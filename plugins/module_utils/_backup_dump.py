@@ -14,7 +14,7 @@ import re
 import subprocess
 import time
 
-from ._backup_docker import BackupError, psql, psql_argv, require_service_container, run, throwaway_argv, wait_postgres
+from ._backup_docker import BackupError, psql, psql_argv, run, throwaway_argv, wait_postgres
 from ._backup_manifest import (
     TABLE_STATS_SQL,
     WRITES_SQL,
@@ -72,7 +72,7 @@ def take_dump(cfg, tag=None):
     directory = cfg.dump['dir']
     os.makedirs(directory, mode=0o700, exist_ok=True)
     remove_partials(directory)
-    container = require_service_container(cfg.project, cfg.postgres['service'])
+    container = cfg.live_postgres()
     path = _new_path(directory, cfg.project, tag)
     partial = path + '.partial'
     try:
@@ -278,7 +278,7 @@ def restore_as_database(cfg, path):
     The application must be stopped: renaming needs the database without
     connections. Returns the name the replaced database now has.
     """
-    container = require_service_container(cfg.project, cfg.postgres['service'])
+    container = cfg.live_postgres()
     user, database = cfg.postgres['user'], cfg.postgres['db']
     stamp = time.strftime('%Y%m%d%H%M%S', time.gmtime())
     incoming, kept = '%s_restoring' % database, '%s_before_rollback_%s' % (database, stamp)

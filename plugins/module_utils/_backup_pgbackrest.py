@@ -14,7 +14,7 @@ import os
 import shlex
 import time
 
-from ._backup_docker import BackupError, psql, require_service_container, run, service_container, throwaway_argv
+from ._backup_docker import BackupError, psql, run, service_container, throwaway_argv
 from ._backup_manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows, write_json_atomic
 
 CONTAINER_CONF = '/etc/pgbackrest'
@@ -90,7 +90,7 @@ def backup_sets(cfg, live=None):
 
 
 def live_exec(cfg, args, timeout=None):
-    container = require_service_container(cfg.project, cfg.postgres['service'])
+    container = cfg.live_postgres()
     return run(['docker', 'exec', container, 'pgbackrest', _stanza(cfg)] + args, timeout=timeout)
 
 
@@ -120,7 +120,7 @@ def take_backup(cfg, backup_type):
 def write_manifest(cfg, backup_set):
     """Create the set's restore point, record the row counts at it, wait until its WAL is archived."""
     label = backup_set['label']
-    container = require_service_container(cfg.project, cfg.postgres['service'])
+    container = cfg.live_postgres()
     sql = _MARK_SQL % {
         'point': restore_point_name(label),
         'stats': TABLE_STATS_SQL.strip(),
@@ -159,7 +159,7 @@ def wait_archived(cfg, container, wal, timeout=120):
                 'WAL segment %s was not archived within %d s (last failed: %s): archive_command is failing, '
                 'see the PostgreSQL container log' % (wal, timeout, failed or 'none')
             )
-        time.sleep(0.5)
+        time.sleep(0.1)
 
 
 def manifest_dir(cfg):

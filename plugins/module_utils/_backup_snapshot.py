@@ -14,7 +14,7 @@ import os
 import time
 
 from . import _backup_dump as dump
-from ._backup_docker import BackupError, psql, require_service_container
+from ._backup_docker import BackupError, psql
 from ._backup_jobs import recorded
 from ._backup_manifest import WRITES_SQL
 
@@ -26,7 +26,7 @@ def snapshot_tag(release):
 
 
 def count_writes(cfg):
-    container = require_service_container(cfg.project, cfg.postgres['service'])
+    container = cfg.live_postgres()
     return int(psql(container, cfg.postgres['user'], cfg.postgres['db'], WRITES_SQL)[0][1])
 
 
@@ -108,7 +108,7 @@ def end_other_sessions(cfg, wait=10):
     the count is exact only once the application is stopped and its sessions
     are gone. Sessions still there after wait seconds are terminated.
     """
-    container = require_service_container(cfg.project, cfg.postgres['service'])
+    container = cfg.live_postgres()
     others = (
         'FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() '
         "AND backend_type = 'client backend'"
