@@ -71,9 +71,12 @@ def run_backup(cfg, job):
             return ','.join(ids), added
 
     else:
+        steps = []
 
         def func():
-            return pgbackrest.take_backup(cfg, job)
+            return pgbackrest.take_backup(cfg, job, steps)
+
+        return dict(recorded(cfg, job, func), steps=steps)
 
     return recorded(cfg, job, func)
 

@@ -102,23 +102,30 @@ def stanza_create(cfg):
     return True
 
 
-def take_backup(cfg, backup_type):
+def take_backup(cfg, backup_type, steps=None):
     """Run a backup, mark a restore point with the row counts, expire what retention allows.
 
-    Returns (label, repository bytes). A failure raises before anything expires.
+    Returns (label, repository bytes); steps (a list) gets each step's seconds.
+    A failure raises before anything expires.
     """
+    steps = [] if steps is None else steps
+    started = time.time()
     live_exec(cfg, ['--type=%s' % backup_type, 'backup'])
     sets = backup_sets(cfg, live=True)
     if not sets:
         raise BackupError('pgBackRest reported success but lists no backup set')
     newest = sets[-1]
-    write_manifest(cfg, newest)
+    steps.append({'step': 'backup', 'seconds': round(time.time() - started, 3)})
+    write_manifest(cfg, newest, steps)
+    started = time.time()
     expire(cfg, sets)
+    steps.append({'step': 'expire', 'seconds': round(time.time() - started, 3)})
     return newest['label'], newest['info']['repository']['delta']
 
 
-def write_manifest(cfg, backup_set):
+def write_manifest(cfg, backup_set, steps):
     """Create the set's restore point, record the row counts at it, wait until its WAL is archived."""
+    started = time.time()
     label = backup_set['label']
     container = cfg.live_postgres()
     sql = _MARK_SQL % {
@@ -139,7 +146,10 @@ def write_manifest(cfg, backup_set):
     )
     os.makedirs(manifest_dir(cfg), exist_ok=True)
     write_json_atomic(manifest_path(cfg, label), manifest, mode=0o640)
+    steps.append({'step': 'restore point and row counts', 'seconds': round(time.time() - started, 3)})
+    started = time.time()
     wait_archived(cfg, container, wal)
+    steps.append({'step': 'restore point archived', 'seconds': round(time.time() - started, 3)})
 
 
 def wait_archived(cfg, container, wal, timeout=120):
