@@ -26,7 +26,17 @@ def pytest_sessionstart(session):
         remove_leftovers_of_earlier_runs()
 
 
+def unmount_leftover_tmpfs():
+    """The backup tests mount a tmpfs in their pytest directory; a killed run leaves it mounted."""
+    with open('/proc/mounts', encoding='utf-8') as handle:
+        mounts = [line.split()[1] for line in handle if line.split()[0] == 'tmpfs']
+    for mount in mounts:
+        if mount.startswith('/tmp/pytest-of-'):
+            subprocess.run(['umount', mount], capture_output=True, check=False, timeout=60)
+
+
 def remove_leftovers_of_earlier_runs():
+    unmount_leftover_tmpfs()
     for prefix in PREFIXES:
         containers = _docker('ps', '-aq', '--filter', 'name=^' + prefix)
         if containers:

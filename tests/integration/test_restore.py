@@ -24,18 +24,20 @@ from backup_stack import (
     fill_volume,
     remove_images,
     volume_tree,
+    wait_for,
 )
 from deploy_stack import docker
 
 pytestmark = pytest.mark.backup
 IMAGE = 'itest-backup2/app'
+ARCHIVE_TIMEOUT = 10
 
 
 @pytest.fixture(scope='module')
 def stack(tmp_path_factory):
     build_images(IMAGE)
     stack = BackupStack('itest-b2', str(tmp_path_factory.mktemp('restore')), IMAGE)
-    stack.create_or_clean_up()
+    stack.create_or_clean_up({'app_postgres_archive_timeout': ARCHIVE_TIMEOUT})
     stack.sql(
         'CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), '
         "body text NOT NULL DEFAULT 'w')"
@@ -66,6 +68,22 @@ def dict_msg(result):
 def restore_report(run, stack):
     """What restore.yml reported of the database restore."""
     return next(dict_msg(r)['database'] for r in run.task_results(stack.name) if 'database' in dict_msg(r))
+
+
+def last_archived(stack):
+    return stack.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")[0][0]
+
+
+def test_archive_timeout_holds_right_after_postgresql_restarts(stack):
+    """PostgreSQL 15 enforces archive_timeout only once its checkpointer first wakes, up to
+    checkpoint_timeout (5 min) after a start; the app role's health check wakes it."""
+    postgres = stack.postgres_container()
+    docker('restart', postgres)
+    assert wait_for(lambda: '(healthy)' in docker('ps', '--filter', 'id=' + postgres, '--format', '{{.Status}}').stdout)
+    time.sleep(1)
+    before = last_archived(stack)
+    stack.sql("INSERT INTO events (body) VALUES ('after restart')")
+    assert wait_for(lambda: last_archived(stack) > before, timeout=3 * ARCHIVE_TIMEOUT), 'no WAL archived in time'
 
 
 # -- refused restores --------------------------------------------------------------------------
