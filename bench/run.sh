@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python bench/image_build_rerun.py "$@"
 python bench/deploy_bench.py
+python bench/backup_bench.py
