@@ -161,7 +161,7 @@ def raw_pgbackrest_restore(stack, label):
 
 def compare(runs, pairs):
     """Run each (name, function) pair interleaved runs times; medians and the ratio to the first."""
-    samples = {name: [] for name, _ in pairs}
+    samples = {name: [] for name, _function in pairs}
     for _round in range(runs):
         for name, function in pairs:
             seconds, _result = timed(function)
