@@ -27,6 +27,7 @@ demo: images ## Set up, build the offline images, deploy the whole stack to this
 	@echo "and http://localhost:8080 redirects there."
 	@echo "Ledger: /var/lib/auraspeak/auraspeak/releases.json; project: /etc/auraspeak/auraspeak/."
 	@echo "Backups: /var/backups/auraspeak/auraspeak (auraspeak-backup --project auraspeak status; docs/backup.md)."
+	@echo "Monitoring: Prometheus http://127.0.0.1:9090, Alertmanager http://127.0.0.1:9093 (docs/monitoring.md)."
 
 test: setup lint unit sanity images integration molecule ## Everything CI runs
 

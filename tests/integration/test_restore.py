@@ -16,6 +16,7 @@ import time
 import pytest
 from ansible_runner import run_playbook
 from backup_stack import (
+    TOOLS_IMAGE,
     BackupStack,
     RowWriter,
     build_images,
@@ -191,8 +192,18 @@ def test_a_restored_volume_is_byte_identical(stack):
     change_volume(stack.files_volume)
     assert volume_tree(stack.files_volume)[0] != digest
     before = postgres_identity(stack)
-    run = restore(stack, restore_database=False, restore_volumes=[stack.files_volume])
-    assert run.rc == 0, run.failures(stack.name)
+    # A container of another project on the volume, as Grafana on its own: stopped and started again.
+    user = stack.name + '-volume-user'
+    docker('run', '-d', '--name', user, '--network', 'none', '-v', stack.files_volume + ':/data:ro',
+           '--entrypoint', 'sleep', TOOLS_IMAGE, 'infinity')  # fmt: skip
+    try:
+        user_started = docker('inspect', '--format', '{{.State.StartedAt}}', user).stdout
+        run = restore(stack, restore_database=False, restore_volumes=[stack.files_volume])
+        assert run.rc == 0, run.failures(stack.name)
+        state = docker('inspect', '--format', '{{.State.Running}} {{.State.StartedAt}}', user).stdout.split()
+        assert state[0] == 'true' and state[1] != user_started.strip(), state
+    finally:
+        docker('rm', '--force', user, check=False)
     restored_digest, restored_listing = volume_tree(stack.files_volume)
     assert restored_listing == listing
     assert restored_digest == digest

@@ -1,0 +1,250 @@
+"""The monitoring role against a real stack: every target up, alerts that reach
+Alertmanager, discovery that follows a deploy, validation that keeps the live
+configuration, idempotence and check mode, and secrets that never show.
+
+The tests share one stack and run in order (a module of its own on one worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+
+import pytest
+from ansible_runner import ENV, ROOT, playbook_command, run_playbook
+from deploy_stack import build_app_images, docker, remove_app_images
+from monitoring_stack import MonitoredStack, wait_for
+
+pytestmark = pytest.mark.monitoring
+
+IMAGE = 'itest-monitoring/app'
+EXPECTED_JOBS = {'prometheus', 'alertmanager', 'node', 'postgres', 'redis', 'nginx', 'app', 'app-ready', 'blackbox'}
+
+
+@pytest.fixture(scope='module')
+def stack(tmp_path_factory):
+    build_app_images(IMAGE)
+    stack = MonitoredStack('itest-m1', str(tmp_path_factory.mktemp('monitoring')), IMAGE)
+    stack.create_or_clean_up()
+    yield stack
+    stack.destroy()
+    remove_app_images(IMAGE)
+
+
+def sha256(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def read(path):
+    with open(path, encoding='utf-8') as handle:
+        return handle.read()
+
+
+def unhealthy(targets):
+    return [(t['labels']['job'], t['labels'].get('instance'), t['lastError']) for t in targets if t['health'] != 'up']
+
+
+def test_every_target_is_up(stack):
+    def all_up():
+        targets = stack.targets()
+        return targets if targets and not unhealthy(targets) else None
+
+    targets = wait_for(all_up, 60, what='every target up')
+    assert {t['labels']['job'] for t in targets} == EXPECTED_JOBS
+    app = [t['labels'] for t in targets if t['labels']['job'] == 'app']
+    assert sorted(t['instance'] for t in app) == ['itest-m1-app-1', 'itest-m1-app-2']
+    assert {(t['project'], t['service'], t['version']) for t in app} == {('itest-m1', 'app', '1.0.0')}
+
+
+def test_the_exporters_reach_their_services(stack):
+    # A scrape that answers is not enough: each exporter reports whether it reached its service.
+    def all_reached():
+        values = {r['metric']['__name__']: r['value'][1] for r in stack.query('{__name__=~"pg_up|redis_up|nginx_up"}')}
+        return values if values == {'pg_up': '1', 'redis_up': '1', 'nginx_up': '1'} else None
+
+    wait_for(all_reached, 30, what='pg_up, redis_up and nginx_up all 1')
+
+
+def test_a_healthy_stack_fires_no_alert_about_it(stack):
+    # Host alerts are left out: they describe this machine, not the stack.
+    watched = 'app|services|backups|tls'
+    groups = stack.api(stack.prometheus_port, '/api/v1/rules')['data']['groups']
+    firing = [
+        (rule['name'], alert['labels'])
+        for group in groups
+        if group['name'] in watched.split('|')
+        for rule in group['rules']
+        for alert in rule.get('alerts', [])
+        if alert['state'] == 'firing'
+    ]
+    assert firing == []
+
+
+def test_probes_check_https_and_the_certificate(stack):
+    probe = wait_for(lambda: stack.query('probe_success{job="blackbox"}'), 30, what='probe result')
+    assert probe[0]['value'][1] == '1', probe
+    (expiry,) = stack.query('probe_ssl_earliest_cert_expiry{job="blackbox"} - time()')
+    # The edge's self-signed leaf: issued for at most 365 days, just now.
+    assert 360 * 86400 < float(expiry['value'][1]) <= 365 * 86400, expiry
+    ready = stack.query('probe_success{job="app-ready"}')
+    assert sorted(r['value'][1] for r in ready) == ['1', '1'], ready
+
+
+def test_series_carry_the_release_version_and_backups_their_project(stack):
+    for _ in range(5):
+        assert stack.get_https('/version') == 200
+    versions = wait_for(
+        lambda: stack.query('sum by (version) (http_requests_total{job="app", project="itest-m1"})'),
+        30,
+        what='request counters',
+    )
+    assert [v['metric'] for v in versions] == [{'version': '1.0.0'}]
+    backups = stack.query('auraspeak_backup_last_status{backup="dump"}')
+    # honor_labels: the textfile's project label is kept, not renamed exported_project.
+    assert [(b['metric']['project'], b['value'][1]) for b in backups] == [('itest-m1', '1')]
+
+
+def test_the_rules_are_loaded_in_named_groups(stack):
+    groups = {g['name'] for g in stack.api(stack.prometheus_port, '/api/v1/rules')['data']['groups']}
+    assert {'app', 'host', 'containers', 'services', 'backups', 'tls'} <= groups
+    rules = stack.rules()
+    assert rules['AppInstanceDown']['health'] == 'ok', rules['AppInstanceDown']
+
+
+def test_uis_are_published_on_loopback_only(stack):
+    for service in ('prometheus', 'alertmanager'):
+        ports = docker('port', stack.container(service)).stdout.split('\n')
+        bound = [line.split(' -> ')[1] for line in ports if ' -> ' in line]
+        assert bound and all(b.startswith('127.0.0.1:') for b in bound), (service, bound)
+    for service in ('node-exporter', 'postgres-exporter', 'redis-exporter', 'nginx-exporter', 'blackbox-exporter'):
+        assert docker('port', stack.container(service)).stdout.strip() == '', service
+
+
+def test_stopping_a_replica_fires_instance_down_in_alertmanager(stack):
+    # The first evaluations after the stack starts may see one replica before the other.
+    wait_for(lambda: stack.alerts('AppInstanceDown') == [], 60, interval=2, what='no AppInstanceDown before the stop')
+    replica = stack.containers('app')[0]
+    docker('stop', replica)
+    try:
+        alerts = wait_for(lambda: stack.alerts('AppInstanceDown'), 90, interval=2, what='AppInstanceDown')
+        assert alerts[0]['labels']['severity'] == 'critical', alerts
+        assert alerts[0]['status']['state'] == 'active', alerts
+    finally:
+        docker('start', replica)
+    wait_for(lambda: len(stack.query('up{job="app"} == 1')) == 2, 60, what='both replicas back')
+
+
+def test_discovery_follows_a_deploy_without_edits(stack):
+    prometheus_yml = os.path.join(stack.monitoring_dir, 'prometheus', 'prometheus.yml')
+    before = sha256(prometheus_yml)
+    run = run_playbook('playbooks/deploy.yml', {'app_version': '2.0.0'}, inventory=stack.inventory)
+    assert run.rc == 0, run.failures(stack.name)
+
+    def new_release_scraped():
+        up = stack.query('up{job="app", project="itest-m1"} == 1')
+        return up if {u['metric']['version'] for u in up} == {'2.0.0'} and len(up) == 2 else None
+
+    wait_for(new_release_scraped, 60, what='both 2.0.0 replicas scraped, and no 1.0.0 one')
+    assert sha256(prometheus_yml) == before
+
+
+def test_second_run_changes_nothing(stack):
+    run = stack.monitoring()
+    assert run.rc == 0, run.failures(stack.name)
+    assert run.host_stats(stack.name)['changed'] == 0, [r for r in run.task_results(stack.name) if r.get('changed')]
+
+
+def test_check_mode_changes_nothing_and_reports_a_change(stack):
+    compose_file = os.path.join(stack.monitoring_dir, 'compose.yaml')
+    before = sha256(compose_file), stack.started_at('prometheus')
+    run = stack.monitoring({'monitoring_retention_time': '30d'}, check=True, diff=True)
+    assert run.rc == 0, run.failures(stack.name)
+    assert run.host_stats(stack.name)['changed'] > 0
+    assert (sha256(compose_file), stack.started_at('prometheus')) == before
+    assert '--storage.tsdb.retention.time=15d' in read(compose_file)
+
+
+def test_a_rule_change_is_reloaded_without_a_restart(stack):
+    started = stack.started_at('prometheus')
+    run = stack.monitoring({'monitoring_alert_app_5xx_ratio': 0.25})
+    assert run.rc == 0, run.failures(stack.name)
+    wait_for(lambda: '0.25' in stack.rules()['AppHighErrorRate']['query'], 20, what='the new threshold loaded')
+    assert stack.started_at('prometheus') == started
+    run = stack.monitoring()
+    assert run.rc == 0, run.failures(stack.name)
+    wait_for(lambda: '0.05' in stack.rules()['AppHighErrorRate']['query'], 20, what='the default threshold back')
+
+
+@pytest.mark.parametrize(
+    ('extra_vars', 'message'),
+    [
+        ({'monitoring_bind_address': '0.0.0.0'}, 'monitoring_bind_address is "0.0.0.0"'),
+        ({'monitoring_retention_time': '15 days'}, 'monitoring_retention_time is "15 days"'),
+        ({'monitoring_retention_size': '10G'}, 'monitoring_retention_size is "10G"'),
+        ({'monitoring_alertmanager_default_receiver': 'pager'}, 'monitoring_alertmanager_default_receiver'),
+        ({'monitoring_app_project': 'itest-none'}, 'network itest-none_internal does not exist'),
+    ],
+    ids=['public-bind', 'retention', 'retention-size', 'unknown-receiver', 'no-app'],
+)
+def test_bad_input_is_refused_naming_the_variable(stack, extra_vars, message):
+    before = sha256(os.path.join(stack.monitoring_dir, 'compose.yaml'))
+    run = stack.monitoring(extra_vars)
+    assert run.rc != 0
+    assert any(message in failure for failure in run.failures(stack.name)), run.failures(stack.name)
+    assert sha256(os.path.join(stack.monitoring_dir, 'compose.yaml')) == before
+
+
+@pytest.mark.parametrize(
+    ('extra_vars', 'live_file', 'tool_says'),
+    [
+        (
+            {'monitoring_extra_scrape_configs': [{'job_name': 'node', 'static_configs': [{'targets': ['x:1']}]}]},
+            'prometheus/prometheus.yml',
+            'found multiple scrape configs with job name "node"',
+        ),
+        (
+            {'monitoring_alertmanager_receivers': [{'name': 'hook', 'webhook_configs': [{'url': 'not a url'}]}]},
+            'alertmanager/alertmanager.yml',
+            'amtool check-config refused the alertmanager.yml',
+        ),
+    ],
+    ids=['promtool', 'amtool'],
+)
+def test_a_config_the_tool_rejects_never_goes_live(stack, extra_vars, live_file, tool_says):
+    path = os.path.join(stack.monitoring_dir, live_file)
+    before = sha256(path), stack.started_at('prometheus'), stack.started_at('alertmanager')
+    run = stack.monitoring(extra_vars)
+    assert run.rc != 0
+    failed = ' '.join(str(r) for r in run.task_results(stack.name) if r.get('failed'))
+    assert tool_says in failed, failed[-3000:]
+    assert (sha256(path), stack.started_at('prometheus'), stack.started_at('alertmanager')) == before
+    assert not unhealthy(stack.targets())
+
+
+def test_no_secret_in_the_output(stack):
+    secrets = ['itest-webhook-token-6f1d2c', 'itest-smtp-password-93ab1e', 'itest-postgres', 'itest-redis']
+    receivers = [{'name': 'hook', 'webhook_configs': [{'url': 'http://127.0.0.1:9/hook?token=' + secrets[0]}]}]
+    extra = {
+        'monitoring_alertmanager_receivers': receivers,
+        'monitoring_alertmanager_default_receiver': 'hook',
+        'monitoring_alertmanager_global': {'smtp_smarthost': 'localhost:25', 'smtp_auth_password': secrets[1]},
+        'monitoring_postgres_password': 'itest-postgres',
+    }
+    command = playbook_command('playbooks/monitoring.yml', extra, diff=True, inventory=stack.inventory) + ['-vvv']
+    # The secrets go in through a file, as from a vault, not on the command line that -vvv prints.
+    vars_file = os.path.join(stack.dir, 'secret-vars.json')
+    with open(vars_file, 'w', encoding='utf-8') as handle:
+        json.dump(extra, handle)
+    command[command.index('-e') + 1] = '@' + vars_file
+    completed = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    output = completed.stdout + completed.stderr
+    leaked = [s for s in secrets if s in output]
+    assert not leaked, leaked
+    config = read(os.path.join(stack.monitoring_dir, 'alertmanager', 'alertmanager.yml'))
+    assert secrets[0] in config and secrets[1] in config
+    run = stack.monitoring()
+    assert run.rc == 0, run.failures(stack.name)
