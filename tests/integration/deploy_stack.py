@@ -118,6 +118,8 @@ def write_inventory(path, stacks, group_vars=None):
         'app_redis_password': 'itest-redis',
         'app_health_timeout': 40,
         'app_drain_timeout': 2,
+        # site.yml's monitoring play: only the monitoring tests' stacks run it.
+        'monitoring_enabled': False,
     }
     common.update(group_vars or {})
     inventory = {'all': {'children': {'app': {'hosts': {s.name: s.host_vars() for s in stacks}, 'vars': common}}}}

@@ -65,6 +65,7 @@ class MonitoredStack(Stack):
     def group_vars(self):
         return {
             'app_image_name': self.image,
+            'monitoring_enabled': True,
             'monitoring_pull': 'never',
             **OFFLINE_IMAGES,
             'monitoring_grafana_enabled': False,

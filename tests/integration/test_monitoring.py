@@ -69,42 +69,32 @@ def test_the_exporters_reach_their_services(stack):
 
 
 def test_a_healthy_stack_fires_no_alert_about_it(stack):
-    # Host alerts are left out: they describe this machine, not the stack.
-    watched = 'app|services|backups|tls'
-    groups = stack.api(stack.prometheus_port, '/api/v1/rules')['data']['groups']
-    firing = [
-        (rule['name'], alert['labels'])
-        for group in groups
-        if group['name'] in watched.split('|')
-        for rule in group['rules']
-        for alert in rule.get('alerts', [])
-        if alert['state'] == 'firing'
-    ]
-    assert firing == []
+    # Host alerts are left out: they describe this machine, not the stack. The test profile's
+    # 2 s scrapes may time out while the machine is busy starting things, so a transient alert
+    # may fire; a real fault (an exporter that cannot log in, say) keeps firing.
+    watched = ('app', 'services', 'backups', 'tls')
 
+    def firing():
+        groups = stack.api(stack.prometheus_port, '/api/v1/rules')['data']['groups']
+        return [
+            (rule['name'], alert['labels'])
+            for group in groups
+            if group['name'] in watched
+            for rule in group['rules']
+            for alert in rule.get('alerts', [])
+            if alert['state'] == 'firing'
+        ]
 
-def test_probes_check_https_and_the_certificate(stack):
-    probe = wait_for(lambda: stack.query('probe_success{job="blackbox"}'), 30, what='probe result')
-    assert probe[0]['value'][1] == '1', probe
-    (expiry,) = stack.query('probe_ssl_earliest_cert_expiry{job="blackbox"} - time()')
-    # The edge's self-signed leaf: issued for at most 365 days, just now.
-    assert 360 * 86400 < float(expiry['value'][1]) <= 365 * 86400, expiry
-    ready = stack.query('probe_success{job="app-ready"}')
-    assert sorted(r['value'][1] for r in ready) == ['1', '1'], ready
+    last = []
 
+    def settled():
+        last[:] = firing()
+        return not last
 
-def test_series_carry_the_release_version_and_backups_their_project(stack):
-    for _ in range(5):
-        assert stack.get_https('/version') == 200
-    versions = wait_for(
-        lambda: stack.query('sum by (version) (http_requests_total{job="app", project="itest-m1"})'),
-        30,
-        what='request counters',
-    )
-    assert [v['metric'] for v in versions] == [{'version': '1.0.0'}]
-    backups = stack.query('auraspeak_backup_last_status{backup="dump"}')
-    # honor_labels: the textfile's project label is kept, not renamed exported_project.
-    assert [(b['metric']['project'], b['value'][1]) for b in backups] == [('itest-m1', '1')]
+    try:
+        wait_for(settled, 60, interval=2, what='no app, service, backup or TLS alert firing')
+    except AssertionError:
+        raise AssertionError('still firing after 60 s: %r' % last) from None
 
 
 def test_the_rules_are_loaded_in_named_groups(stack):
@@ -112,6 +102,21 @@ def test_the_rules_are_loaded_in_named_groups(stack):
     assert {'app', 'host', 'containers', 'services', 'backups', 'tls'} <= groups
     rules = stack.rules()
     assert rules['AppInstanceDown']['health'] == 'ok', rules['AppInstanceDown']
+
+
+def test_the_live_configuration_passes_promtool_and_amtool(stack):
+    # The role checks each file alone before it goes live; this checks the whole live set together.
+    prometheus = docker(
+        'exec', stack.container('prometheus'), 'promtool', 'check', 'config', '/etc/prometheus/prometheus.yml',
+        check=False,
+    )  # fmt: skip
+    assert prometheus.returncode == 0, prometheus.stdout + prometheus.stderr
+    assert '6 rule files found' in prometheus.stdout, prometheus.stdout
+    alertmanager = docker(
+        'exec', stack.container('alertmanager'), 'amtool', 'check-config', '/etc/alertmanager/alertmanager.yml',
+        check=False,
+    )  # fmt: skip
+    assert alertmanager.returncode == 0, alertmanager.stdout + alertmanager.stderr
 
 
 def test_uis_are_published_on_loopback_only(stack):
