@@ -172,6 +172,16 @@ def test_check_mode_changes_nothing_and_reports_a_change(stack):
     assert '--storage.tsdb.retention.time=15d' in read(compose_file)
 
 
+def test_check_mode_on_a_host_without_the_stack_creates_nothing(stack):
+    fresh_dir = os.path.join(stack.dir, 'fresh-monitoring')
+    extra = {'monitoring_project': 'itest-m1-fresh', 'monitoring_config_dir': fresh_dir}
+    run = stack.monitoring(extra, check=True, diff=True)
+    assert run.rc == 0, run.failures(stack.name)
+    assert run.host_stats(stack.name)['changed'] > 0
+    assert not os.path.exists(fresh_dir)
+    assert docker('ps', '-aq', '--filter', 'label=com.docker.compose.project=itest-m1-fresh').stdout == ''
+
+
 def test_a_rule_change_is_reloaded_without_a_restart(stack):
     started = stack.started_at('prometheus')
     run = stack.monitoring({'monitoring_alert_app_5xx_ratio': 0.25})
