@@ -139,19 +139,19 @@ def _report(result, found):
 
 def test_the_extraction_finds_every_dashboard_query():
     found = dashboard_expressions()
-    records = [record for record, _, _ in found]
+    records = [record for record, _ignored, _ignored in found]
     assert len(set(records)) == len(records), 'two expressions share a record name'
-    files = {origin.split()[0] for _, origin, _ in found}
+    files = {origin.split()[0] for _ignored, origin, _ignored in found}
     assert files == {name for name in os.listdir(DASHBOARDS) if name.endswith('.json')}
-    substituted = [substitute(expr) for _, _, expr in found]
+    substituted = [substitute(expr) for _ignored, _ignored, expr in found]
     assert not [expr for expr in substituted if '$' in expr]
-    assert any('variable $project' in origin for _, origin, _ in found)
-    assert any('Edge requests' in origin for _, origin, _ in found)  # a panel of a collapsed row
+    assert any('variable $project' in origin for _ignored, origin, _ignored in found)
+    assert any('Edge requests' in origin for _ignored, origin, _ignored in found)  # a panel of a collapsed row
 
 
 def test_dashboard_promql_is_valid(tmp_path):
     found = dashboard_expressions() + alerting_expressions()
-    result = promtool_check(tmp_path, [(record, substitute(expr)) for record, _, expr in found])
+    result = promtool_check(tmp_path, [(record, substitute(expr)) for record, _ignored, expr in found])
     assert result.returncode == 0, _report(result, found)
     assert 'SUCCESS: %d rules found' % len(found) in result.stdout + result.stderr, _report(result, found)
 
@@ -167,16 +167,16 @@ def test_dashboard_promql_is_valid(tmp_path):
 )
 def test_the_check_catches_a_broken_expression(tmp_path, expr):
     found = [('dashboard:ok', 'valid', 'sum(up)'), ('dashboard:broken', 'broken on purpose', expr)]
-    result = promtool_check(tmp_path, [(record, substitute(e)) for record, _, e in found])
+    result = promtool_check(tmp_path, [(record, substitute(e)) for record, _ignored, e in found])
     assert result.returncode != 0, _report(result, found)
     assert '"dashboard:broken": could not parse expression' in result.stdout + result.stderr, _report(result, found)
 
 
 def test_a_broken_dashboard_query_is_reported_with_its_panel(tmp_path):
     found = dashboard_expressions()
-    record, origin, _ = next(item for item in found if ' panel ' in item[1])
+    record, origin, _ignored = next(item for item in found if ' panel ' in item[1])
     found = [(r, o, e + ')' if r == record else e) for r, o, e in found]
-    result = promtool_check(tmp_path, [(r, substitute(e)) for r, _, e in found])
+    result = promtool_check(tmp_path, [(r, substitute(e)) for r, _ignored, e in found])
     assert result.returncode != 0, _report(result, found)
     assert '"%s": could not parse expression' % record in result.stdout + result.stderr, _report(result, found)
     assert origin.startswith('app-red.json panel ')

@@ -336,17 +336,17 @@ def test_alloy_parser_rejects_broken_files():
 
 
 def test_alloy_components_are_known_and_unique(alloy):
-    components = [(name, label) for kind, name, label, _ in blocks(alloy) if name != 'logging']
+    components = [(name, label) for kind, name, label, _ignored in blocks(alloy) if name != 'logging']
     assert len(set(components)) == len(components)
-    assert {name for name, _ in components} <= set(EXPORTS)
-    assert all(label for _, label in components)
+    assert {name for name, _ignored in components} <= set(EXPORTS)
+    assert all(label for _ignored, label in components)
 
 
 def test_alloy_references_are_declared_and_every_component_is_used(alloy):
-    declared = {'%s.%s' % (name, label): name for _, name, label, _ in blocks(alloy) if label}
+    declared = {'%s.%s' % (name, label): name for _ignored, name, label, _ignored in blocks(alloy) if label}
     used = set()
     for reference in references(alloy):
-        component, _, export = reference.rpartition('.')
+        component, _ignored, export = reference.rpartition('.')
         assert component in declared, 'undeclared component in %s' % reference
         assert export in EXPORTS[declared[component]], 'no export %s of %s' % (export, declared[component])
         used.add(component)
@@ -356,17 +356,17 @@ def test_alloy_references_are_declared_and_every_component_is_used(alloy):
 
 def test_alloy_reads_both_compose_projects_through_the_docker_socket(alloy):
     projects = {}
-    for _, _, label, body in blocks(alloy, 'discovery.docker'):
+    for _ignored, _ignored, label, body in blocks(alloy, 'discovery.docker'):
         assert string(attr(body, 'host')) == 'unix:///var/run/docker.sock'
         (flt,) = blocks(body, 'filter')
         assert string(attr(flt[3], 'name')) == 'label'
         (value,) = string_list(attr(flt[3], 'values'))
-        key, _, project = value.partition('=')
+        key, _ignored, project = value.partition('=')
         assert key == 'com.docker.compose.project'
         projects[project] = 'discovery.docker.%s.targets' % label
     assert set(projects) == {'auraspeak', 'auraspeak-monitoring'}
     read = []
-    for _, _, _, body in blocks(alloy, 'loki.source.docker'):
+    for _ignored, _ignored, _ignored, body in blocks(alloy, 'loki.source.docker'):
         assert string(attr(body, 'host')) == 'unix:///var/run/docker.sock'
         read.append(reference(attr(body, 'targets')))
         assert reference(attr(body, 'relabel_rules')).startswith('discovery.relabel.')
@@ -376,7 +376,7 @@ def test_alloy_reads_both_compose_projects_through_the_docker_socket(alloy):
 def test_alloy_sets_only_project_service_and_version(alloy):
     (relabel,) = blocks(alloy, 'discovery.relabel')
     mapped = {}
-    for _, _, _, rule in blocks(relabel[3], 'rule'):
+    for _ignored, _ignored, _ignored, rule in blocks(relabel[3], 'rule'):
         keys = {item[1] for item in rule if item[0] == 'attr'}
         action = string(attr(rule, 'action')) if 'action' in keys else 'replace'
         if action in ('keep', 'drop'):

@@ -145,7 +145,7 @@ def test_red_rate_and_errors(red):
     (rate,) = red['Request rate by version']['targets']
     assert 'rate(http_requests_total{' in rate['expr']
     (errors,) = red['Error rate (5xx share) by version']['targets']
-    numerator, _, denominator = errors['expr'].partition(' / ')
+    numerator, _ignored, denominator = errors['expr'].partition(' / ')
     assert 'status=~"5.."' in numerator and 'status' not in denominator
     assert red['Error rate (5xx share) by version']['fieldConfig']['defaults']['unit'] == 'percentunit'
 
