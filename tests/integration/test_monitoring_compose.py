@@ -1,0 +1,72 @@
+"""The monitoring stack's Compose file with every service on, Grafana, Loki, Alloy and
+cAdvisor included: their images cannot run here, so this is how far they are checked.
+The role's own task renders it, and `docker compose config` (its validation) must accept it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+from ansible_runner import run_playbook
+
+pytestmark = pytest.mark.monitoring
+
+PUBLISHED = {'prometheus', 'alertmanager', 'grafana'}
+
+
+def render(tmp_path, extra=None):
+    config_dir = tmp_path / 'monitoring'
+    (config_dir / 'secrets').mkdir(parents=True)
+    for name in ('postgres_password', 'grafana_admin_password', 'redis-exporter.env'):
+        (config_dir / 'secrets' / name).write_text('x')
+    extra_vars = {
+        'monitoring_config_dir': str(config_dir),
+        'monitoring_textfile_dir': str(tmp_path / 'metrics'),
+        'monitoring_grafana_enabled': True,
+        'monitoring_loki_enabled': True,
+        'monitoring_alloy_enabled': True,
+        'monitoring_cadvisor_enabled': True,
+        **(extra or {}),
+    }
+    run = run_playbook('tests/integration/playbooks/monitoring_compose.yml', extra_vars)
+    compose_file = config_dir / 'compose.yaml'
+    return run, compose_file
+
+
+def test_every_service_is_accepted_by_compose(tmp_path):
+    run, compose_file = render(tmp_path)
+    assert run.rc == 0, run.failures()
+    compose = yaml.safe_load(compose_file.read_text())
+    services = compose['services']
+    assert set(services) == {
+        'prometheus', 'alertmanager', 'node-exporter', 'blackbox-exporter', 'postgres-exporter',
+        'redis-exporter', 'nginx-exporter', 'cadvisor', 'grafana', 'loki', 'alloy',
+    }  # fmt: skip
+    for name, service in services.items():
+        ports = service.get('ports', [])
+        if name in PUBLISHED:
+            assert ports and all(port.startswith('127.0.0.1:') for port in ports), (name, ports)
+        else:
+            assert ports == [], (name, ports)
+        assert service['read_only'] is True, name
+        assert 'no-new-privileges:true' in service['security_opt'], name
+    assert (
+        services['grafana']['environment']['GF_SECURITY_ADMIN_PASSWORD__FILE'] == '/run/secrets/grafana_admin_password'
+    )
+    assert set(compose['volumes']) == {
+        'prometheus-data',
+        'alertmanager-data',
+        'grafana-data',
+        'loki-data',
+        'alloy-data',
+    }
+
+
+def test_compose_refuses_a_broken_file_and_nothing_is_written(tmp_path):
+    # Valid YAML, but no port: compose's own check must stop it before it is written.
+    run, compose_file = render(tmp_path, {'monitoring_prometheus_port': 'ninety'})
+    assert run.rc != 0
+    assert 'failed to validate' in str(run.failures()), run.failures()
+    assert not os.path.exists(compose_file)
