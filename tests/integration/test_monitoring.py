@@ -197,12 +197,13 @@ def test_a_rule_change_is_reloaded_without_a_restart(stack):
     ('extra_vars', 'message'),
     [
         ({'monitoring_bind_address': '0.0.0.0'}, 'monitoring_bind_address is "0.0.0.0"'),
+        ({'monitoring_bind_address': 'localhost'}, 'monitoring_bind_address is "localhost"'),
         ({'monitoring_retention_time': '15 days'}, 'monitoring_retention_time is "15 days"'),
         ({'monitoring_retention_size': '10G'}, 'monitoring_retention_size is "10G"'),
         ({'monitoring_alertmanager_default_receiver': 'pager'}, 'monitoring_alertmanager_default_receiver'),
         ({'monitoring_app_project': 'itest-none'}, 'network itest-none_internal does not exist'),
     ],
-    ids=['public-bind', 'retention', 'retention-size', 'unknown-receiver', 'no-app'],
+    ids=['public-bind', 'bind-name', 'retention', 'retention-size', 'unknown-receiver', 'no-app'],
 )
 def test_bad_input_is_refused_naming_the_variable(stack, extra_vars, message):
     before = sha256(os.path.join(stack.monitoring_dir, 'compose.yaml'))
