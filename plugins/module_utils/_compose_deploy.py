@@ -19,6 +19,9 @@ import tempfile
 import time
 
 from ansible_collections.auraspeak.ops.plugins.module_utils import _ledger as ledger
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.canary import check_steps
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.edge_log import EdgeLogSource
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_OPTIONS
 from ansible_collections.auraspeak.ops.plugins.module_utils._compose_cli import ComposeProject
 from ansible_collections.auraspeak.ops.plugins.module_utils._containers import project_containers
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_lock_check import DeployLockError, held_lock
@@ -45,6 +48,7 @@ class ComposeDeployer:
         self.docker = DockerCLI(module)
         self.ledger = ledger.ReleaseLedger(os.path.join(self.state_dir, 'releases.json'))
         self._check_version_string()
+        self._check_analysis()
 
     def _check_version_string(self):
         try:
@@ -192,7 +196,7 @@ class ComposeDeployer:
             live = rollout.run(plans)
         except DeployFailed as exc:
             if release_id:
-                self._finish(release_id, 'failed', exc.reason)
+                self._finish(release_id, exc.status, exc.reason, exc.details.get('analysis'))
             exc.details.update(actions=rollout.actions, durations=rollout.durations, release_id=release_id)
             raise
         except BaseException as exc:
@@ -200,7 +204,7 @@ class ComposeDeployer:
                 self._finish(release_id, 'failed', 'unexpected error: %s' % exc)
             raise
         if release_id:
-            self._finish(release_id, 'active', None)
+            self._finish(release_id, 'active', None, rollout.actions.get('analysis'))
         self._save_last_config(masked)
         pruned = prune_images(self.docker, self.ledger.read(), self.params['keep_releases'], self.module.warn)
         return {
@@ -209,6 +213,7 @@ class ComposeDeployer:
             'durations': dict(rollout.durations),
             'containers': {name: [c.name for c in items] for name, items in live.items()},
             'pruned_images': pruned,
+            'analysis': rollout.actions.get('analysis'),
             'changed': bool(record or rollout.actions or (edge and edge.changed) or pruned),
         }
 
@@ -227,9 +232,11 @@ class ComposeDeployer:
                 kind=self.params['kind'],
             )
 
-    def _finish(self, release_id, status, reason):
+    def _finish(self, release_id, status, reason, analysis=None):
         with self.ledger.transaction() as data:
-            ledger.finish_release(data, release_id, status=status, now=ledger.utc_now(), reason=reason)
+            ledger.finish_release(
+                data, release_id, status=status, now=ledger.utc_now(), reason=reason, analysis=analysis
+            )
 
     def _rollout_settings(self):
         return {
@@ -237,7 +244,34 @@ class ComposeDeployer:
             'drain_timeout': self.params['drain_timeout'],
             'migrate': self.params['migrate'],
             'run_host_command': self.module.run_command,
+            'analysis': self._analysis_settings(),
         }
+
+    def _analysis_settings(self):
+        """The canary settings for the rollout, or None when no analysis runs."""
+        analysis = self.params['analysis']
+        if not analysis or not analysis['enabled'] or not self.params['edge'] or not analysis['steps']:
+            return None
+        edge_container = self.params['edge']['container']
+        settings = {key: analysis[key] for key in ('steps', 'interval', 'max_interval', 'low_traffic', 'poll')}
+        settings['thresholds'] = {key: analysis[key] for key in THRESHOLD_OPTIONS}
+        settings['source'] = lambda since: EdgeLogSource(self.docker, edge_container, since).start()
+        return settings
+
+    def _check_analysis(self):
+        analysis = self.params['analysis']
+        if not analysis:
+            return
+        problem = check_steps(analysis['steps'])
+        if problem:
+            raise InputError('analysis.steps: %s' % problem)
+        if analysis['max_interval'] is None:
+            analysis['max_interval'] = analysis['interval']
+        if analysis['max_interval'] < analysis['interval']:
+            raise InputError(
+                'analysis.max_interval (%d) is shorter than analysis.interval (%d): a step may wait longer '
+                'for traffic than it lasts, not shorter' % (analysis['max_interval'], analysis['interval'])
+            )
 
     def _check_migration(self, specs):
         migrate = self.params['migrate']
@@ -249,7 +283,8 @@ class ComposeDeployer:
         if not edge:
             return None
         upstream = EdgeUpstream(self.docker, edge['container'], edge['upstream_dir'], self.name)
-        return EdgeSwitch(upstream, self.name, specs, edge['upstream_directives'], edge['server_options'])
+        options = {key: edge[key] for key in ('server_options', 'keepalive', 'keepalive_timeout', 'fallback')}
+        return EdgeSwitch(upstream, self.name, specs, edge['upstream_directives'], options)
 
     # -- files -------------------------------------------------------------------
 

@@ -44,6 +44,8 @@ class Container:
             config['Healthcheck']['Test'][0] != 'NONE'
         )
         self.exit_code = state.get('ExitCode')
+        networks = (data.get('NetworkSettings') or {}).get('Networks') or {}
+        self.addresses = sorted(n['IPAddress'] for n in networks.values() if n.get('IPAddress'))
 
     @property
     def running(self):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._build_log import tail
 
@@ -73,6 +74,18 @@ class DockerCLI:
                 stderr=err,
             )
         return rc, out, err
+
+    def stream(self, args):
+        """A running `docker <args>` whose standard output is read line by line (docker logs --follow)."""
+        env = dict(os.environ)
+        env.update(self.env)
+        return subprocess.Popen(
+            [self.binary] + list(args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            universal_newlines=True,
+            env=env,
+        )
 
     def ensure_engine(self):
         """Fail with a clear message when no engine answers."""

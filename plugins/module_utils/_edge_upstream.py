@@ -10,34 +10,77 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
 
-DEFAULT_SERVER_OPTIONS = 'max_fails=1 fail_timeout=5s'
+# A replica is taken out by nginx only after 3 errors within 10 s, and never
+# the last one: every replica is listed again as a backup server that nginx
+# never takes out, so a transient error on all of them at once (a restart, a
+# network blip) is retried instead of answered "no live upstreams" (502).
+DEFAULT_SERVER_OPTIONS = 'max_fails=3 fail_timeout=10s'
+# Seconds an idle keep-alive connection to a replica stays open. It must stay
+# below the application's own idle timeout (Node.js: 5 s by default), or
+# requests race the application closing the connection and fail with 502.
+DEFAULT_KEEPALIVE_TIMEOUT = 4
+# Balancing methods with which nginx refuses backup servers.
+_NO_BACKUP_METHODS = ('hash', 'ip_hash', 'random')
 
 
 def upstream_name(project, service):
     return re.sub(r'[^A-Za-z0-9_]', '_', '%s_%s' % (project, service))
 
 
-def render_upstreams(project, blocks, directives=(), server_options=DEFAULT_SERVER_OPTIONS, keepalive=32):
-    """The text of <project>.conf: one upstream block per (name, [container names], port)."""
+def split_traffic(old_count, new_count, percent):
+    """nginx weights (old, new) that send `percent` of the requests to the new replicas."""
+    if not old_count or percent >= 100:
+        return 1, 1
+    if not new_count or percent <= 0:
+        return 1, 0
+    old_weight, new_weight = (100 - percent) * new_count, percent * old_count
+    divisor = math.gcd(old_weight, new_weight)
+    return old_weight // divisor, new_weight // divisor
+
+
+def render_upstreams(
+    project,
+    blocks,
+    directives=(),
+    server_options=DEFAULT_SERVER_OPTIONS,
+    keepalive=32,
+    keepalive_timeout=DEFAULT_KEEPALIVE_TIMEOUT,
+    fallback=True,
+):
+    """The text of <project>.conf: one upstream block per (name, servers, port).
+
+    servers is a list of container names, or of (name, weight) pairs during a
+    canary; a weight of 0 leaves the server out of the primary tier.
+    """
     lines = [
         '# Managed by auraspeak.ops.compose_deploy for project %s: the live containers.' % project,
         '# Rewritten on every deploy; edits are lost.',
     ]
+    with_backups = fallback and not any(d.split()[0] in _NO_BACKUP_METHODS for d in directives if d.strip())
     for name, servers, port in blocks:
+        weighted = sorted((s, 1) if isinstance(s, str) else tuple(s) for s in servers)
         lines.append('upstream %s {' % name)
         lines.extend('    %s;' % directive for directive in directives)
-        lines.extend('    server %s:%d %s;' % (server, port, server_options) for server in sorted(servers))
-        if not servers:
+        for server, weight in weighted:
+            if weight:
+                extra = ' weight=%d' % weight if weight != 1 else ''
+                lines.append('    server %s:%d %s%s;' % (server, port, server_options, extra))
+        if with_backups:
+            # The fallback tier: the same replicas, never taken out (see above).
+            lines.extend('    server %s:%d max_fails=0 backup;' % (server, port) for server, weight in weighted if weight)
+        if not any(weight for _server, weight in weighted):
             # nginx needs one server per upstream; this one never takes traffic.
             lines.append('    server 127.0.0.1:9 down;  # no live container')
         if keepalive:
             lines.append('    keepalive %d;' % keepalive)
+            lines.append('    keepalive_timeout %ds;' % keepalive_timeout)
         lines.append('}')
     return '\n'.join(lines) + '\n'
 

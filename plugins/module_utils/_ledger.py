@@ -31,11 +31,13 @@ import os
 import re
 import tempfile
 
-STATUSES = ('deploying', 'active', 'superseded', 'failed', 'interrupted')
-FINISHED_STATUSES = ('active', 'failed', 'interrupted')
+STATUSES = ('deploying', 'active', 'superseded', 'failed', 'rolled_back', 'interrupted')
+# rolled_back: the release served a canary share of the traffic and the release
+# analysis sent it all back to the previous one (the entry's analysis says why).
+FINISHED_STATUSES = ('active', 'failed', 'rolled_back', 'interrupted')
 KINDS = ('deploy', 'rollback')
 SERVED = ('active', 'superseded')
-PRUNABLE = ('active', 'superseded', 'failed', 'interrupted')
+PRUNABLE = ('active', 'superseded', 'failed', 'rolled_back', 'interrupted')
 INTERRUPTED_REASON = 'the deploy stopped before it finished (found by a later run)'
 
 MAX_ENTRIES = 100
@@ -233,8 +235,11 @@ def start_release(data, *, version, images, config_hash, deployed_by, now, kind=
     return release_id
 
 
-def finish_release(data, release_id, *, status, now, reason=None):
-    """End a 'deploying' entry; 'active' marks the previously active entry 'superseded'."""
+def finish_release(data, release_id, *, status, now, reason=None, analysis=None):
+    """End a 'deploying' entry; 'active' marks the previously active entry 'superseded'.
+
+    analysis: the canary steps' verdicts, kept in the entry when given.
+    """
     if status not in FINISHED_STATUSES:
         raise ValueError('status %r is not one of %s' % (status, ', '.join(FINISHED_STATUSES)))
     entry = next((e for e in data['releases'] if e['id'] == release_id), None)
@@ -253,6 +258,8 @@ def finish_release(data, release_id, *, status, now, reason=None):
             if other['status'] == 'active':
                 other['status'] = 'superseded'
     entry.update(status=status, finished_at=now, reason=reason)
+    if analysis:
+        entry['analysis'] = analysis
     return entry
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.canary import Canary, CanaryBreach
 from ansible_collections.auraspeak.ops.plugins.module_utils._build_log import tail
 from ansible_collections.auraspeak.ops.plugins.module_utils._containers import (
     failure_details,
@@ -20,15 +21,20 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._containers import (
 )
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_plan import ROLLING
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
-from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import render_upstreams
+from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import render_upstreams, split_traffic
 
 
 class DeployFailed(Exception):
-    """The release could not go live; the previous one still serves."""
+    """The release could not go live; the previous one still serves.
 
-    def __init__(self, reason, **details):
+    status is what the ledger records: failed, or rolled_back when the release
+    served a share of the traffic and the analysis sent it all back.
+    """
+
+    def __init__(self, reason, status='failed', **details):
         super().__init__(reason)
         self.reason = reason
+        self.status = status
         self.details = details
 
 
@@ -37,7 +43,9 @@ class Rollout:
         self.docker = docker
         self.project = project
         self.edge = edge  # an EdgeSwitch, or None when no edge fronts the services
-        self.settings = settings  # health_timeout, drain_timeout, migrate
+        # health_timeout, drain_timeout, migrate, and analysis: None, or the canary
+        # settings with 'source', a function (since) -> a started figures source.
+        self.settings = settings
         self.sleep = sleep
         self.actions = {}
         self.durations = {}
@@ -119,7 +127,13 @@ class Rollout:
         new = self._start_new(plan) if plan.add else []
         if new:
             self._gate(plan, new)
-        live[service] = list(plan.keep) + new
+        # The old release, still serving: what a canary is judged against. A
+        # run killed during the analysis leaves both; this run judges them again.
+        baseline = [c for c in running_old if not plan.spec.is_current(c)]
+        canary = list(plan.keep) + new
+        if self.edge and self.settings.get('analysis') and baseline and canary:
+            self._analyse(plan, live, baseline, canary)
+        live[service] = canary
         if self.edge:
             try:
                 self.edge.switch(live)
@@ -135,6 +149,41 @@ class Rollout:
             'stopped': [c.name for c in running_old],
             'removed': [c.name for c in stopped],
         }
+
+    def _analyse(self, plan, live, baseline, canary):
+        """Canary steps at the edge; on a breach all traffic goes back to baseline and canary is stopped."""
+        service = plan.spec.name
+        settings = self.settings['analysis']
+        groups = {
+            'canary': _addresses(canary, plan.spec.port),
+            'baseline': _addresses(baseline, plan.spec.port),
+        }
+
+        def shift(percent):
+            old, new = split_traffic(len(baseline), len(canary), percent)
+            weights = dict([(c.name, old) for c in baseline] + [(c.name, new) for c in canary])
+            self.edge.switch(dict(live, **{service: baseline + canary}), weights)
+
+        source = settings['source'](time.time())
+        try:
+            self.actions['analysis'] = Canary(shift, source, settings, sleep=self.sleep).run(groups)
+        except CanaryBreach as breach:
+            self.actions['analysis'] = breach.steps
+            self.edge.switch(dict(live, **{service: baseline}))
+            self.sleep(min(self.settings['drain_timeout'], 2))
+            self._stop_and_remove(canary)
+            raise DeployFailed(
+                'the release was rolled back at the %d %% step after %.0f s: %s; all traffic is back on the '
+                'previous release' % (breach.step['weight'], breach.step['seconds'], breach.step['reason']),
+                status='rolled_back',
+                analysis=breach.steps,
+            ) from None
+        except DockerCLIError as exc:
+            self.edge.switch(dict(live, **{service: baseline}))
+            self._remove(canary)
+            raise DeployFailed(exc.msg) from None
+        finally:
+            source.stop()
 
     def _start_new(self, plan):
         service = plan.spec.name
@@ -180,12 +229,12 @@ class Rollout:
 class EdgeSwitch:
     """Points the edge at the live containers of every rolling service."""
 
-    def __init__(self, upstream, project, specs, directives, server_options):
+    def __init__(self, upstream, project, specs, directives, options):
         self.upstream = upstream
         self.project = project
         self.specs = {s.name: s for s in specs if s.strategy == ROLLING}
         self.directives = directives
-        self.server_options = server_options
+        self.options = options  # server_options, keepalive, keepalive_timeout, fallback
         self.changed = False
 
     def blocks(self, live):
@@ -194,15 +243,24 @@ class EdgeSwitch:
             for name, spec in sorted(self.specs.items())
         ]
 
-    def render(self, live):
-        return render_upstreams(self.project, self.blocks(live), self.directives, self.server_options)
+    def render(self, live, weights=None):
+        blocks = [
+            (name, [(server, (weights or {}).get(server, 1)) for server in servers], port)
+            for name, servers, port in self.blocks(live)
+        ]
+        return render_upstreams(self.project, blocks, self.directives, **self.options)
 
     def is_current(self, live):
         return self.upstream.current_text() == self.render(live)
 
-    def switch(self, live):
-        changed, _reloaded = self.upstream.apply(self.render(live), [s.upstream for s in self.specs.values()])
+    def switch(self, live, weights=None):
+        """Point the edge at live ({service: containers}); weights ({name: weight}) during a canary."""
+        changed, _reloaded = self.upstream.apply(self.render(live, weights), [s.upstream for s in self.specs.values()])
         self.changed = self.changed or changed
+
+
+def _addresses(containers, port):
+    return {'%s:%d' % (address, port) for c in containers for address in c.addresses}
 
 
 def _last_line(text):

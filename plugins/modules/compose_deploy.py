@@ -157,9 +157,96 @@ options:
         elements: str
         default: [least_conn]
       server_options:
-        description: Parameters of each C(server) line.
+        description:
+          - Parameters of each C(server) line. nginx takes a replica out after C(max_fails) errors within
+            C(fail_timeout); with O(edge.fallback) it never takes out the last one.
         type: str
-        default: max_fails=1 fail_timeout=5s
+        default: max_fails=3 fail_timeout=10s
+      fallback:
+        description:
+          - List every replica a second time as a C(backup) server that nginx never takes out, so that
+            errors on all replicas at once (a restart, a blip) are retried instead of answered with
+            C(502 no live upstreams).
+          - Ignored with C(hash), C(ip_hash) and C(random), with which nginx refuses backup servers.
+        type: bool
+        default: true
+      keepalive:
+        description: Idle keep-alive connections each nginx worker keeps to the replicas (0 turns keep-alive off).
+        type: int
+        default: 32
+      keepalive_timeout:
+        description:
+          - Seconds an idle keep-alive connection to a replica stays open. B(Must be shorter than the
+            application's own keep-alive idle timeout) (Node.js closes idle connections after 5 s by
+            default), or requests race the application closing the connection and fail with 502.
+        type: int
+        default: 4
+  analysis:
+    description:
+      - Release analysis (canary) for the rolling services behind O(edge). After the new replicas pass
+        the health gate, the edge sends O(analysis.steps) per cent of the traffic to them, the old
+        replicas still serving the rest, and judges the new release against the old one over the
+        same window from the edge's own access log (upstream, status and response time of every
+        request) - every O(analysis.poll) seconds, so a bad release is sent back within seconds.
+      - On a breach all traffic goes back to the old replicas in one validated reload, the new ones
+        are stopped, the release is recorded as V(rolled_back) with the figures, and the module fails
+        with the reason. After the last step passes, the release is promoted as without analysis.
+      - Runs only when the old release still serves (not on a first deploy, nor on a re-run that only
+        changes the replica count). A run killed during the analysis leaves both releases running;
+        the next run judges them again.
+    type: dict
+    suboptions:
+      enabled:
+        description: Whether to analyse.
+        type: bool
+        default: true
+      steps:
+        description: Shares of the traffic (per cent, 1 to 99, increasing) the new release gets in turn; 100 % is the promotion.
+        type: list
+        elements: int
+        default: [10, 50]
+      interval:
+        description: Seconds each step lasts when the release passes.
+        type: int
+        default: 30
+      max_interval:
+        description:
+          - Seconds a step waits at most for O(analysis.min_requests); then O(analysis.low_traffic) decides.
+          - By default O(analysis.interval), so a quiet host waits no longer than a busy one.
+        type: int
+      poll:
+        description: Seconds between two verdicts of a step.
+        type: float
+        default: 1.0
+      low_traffic:
+        description:
+          - What a step with too few requests for a verdict does at O(analysis.max_interval) -
+            V(promote) (recorded as C(inconclusive)) or V(rollback) (fail closed).
+        type: str
+        choices: [promote, rollback]
+        default: promote
+      min_requests:
+        description: Requests the new release must have served in a step before a verdict.
+        type: int
+        default: 50
+      max_error_rate:
+        description:
+          - Share of 5xx answers (0 to 1) above which the new release fails, when it is also that much
+            above the old release's share over the same window.
+        type: float
+        default: 0.01
+      latency_quantile:
+        description: The latency quantile compared (0.95 is p95).
+        type: float
+        default: 0.95
+      max_latency_ratio:
+        description: The new release fails when its latency quantile exceeds this multiple of the old release's...
+        type: float
+        default: 1.5
+      latency_floor:
+        description: ...and exceeds this many seconds.
+        type: float
+        default: 0.1
   lock_holder:
     description:
       - The holder that acquired the deploy lock with M(auraspeak.ops.deploy_lock); the module fails if
@@ -284,6 +371,19 @@ failed_containers:
   elements: dict
   sample: [{container: auraspeak-app-3, status: running, health: unhealthy,
             health_log: ['{"status":"failing"}'], log_tail: ['{"level":"error","msg":"..."}']}]
+analysis:
+  description:
+    - The verdict of each canary step - weight (per cent), result (V(pass), V(fail), V(inconclusive)),
+      reason, seconds, the figures of the new release (C(canary)) and the old one (C(baseline)) over the
+      same window, and the breaches (metric, value, threshold, the old release's figure).
+    - Also in RV(actions) and in the release's ledger entry.
+  returned: when a release analysis ran
+  type: list
+  elements: dict
+  sample: [{weight: 10, result: fail, seconds: 3.0, reason: error rate 24.6 % of 65 requests on the new release, above the threshold of 1.0 % (the old release 0.0 % of 590),
+            canary: {requests: 65, errors: 16, error_rate: 0.246, latency_p95: 0.004},
+            baseline: {requests: 590, errors: 0, error_rate: 0.0, latency_p95: 0.003},
+            breaches: [{metric: error_rate, value: 0.246, threshold: 0.01, baseline: 0.0}]}]
 migration_output:
   description: Last lines the failed migration printed.
   returned: when the migration fails
@@ -343,7 +443,26 @@ def main():
                 container=dict(type='str', required=True),
                 upstream_dir=dict(type='path', required=True),
                 upstream_directives=dict(type='list', elements='str', default=['least_conn']),
-                server_options=dict(type='str', default='max_fails=1 fail_timeout=5s'),
+                server_options=dict(type='str', default='max_fails=3 fail_timeout=10s'),
+                fallback=dict(type='bool', default=True),
+                keepalive=dict(type='int', default=32),
+                keepalive_timeout=dict(type='int', default=4),
+            ),
+        ),
+        analysis=dict(
+            type='dict',
+            options=dict(
+                enabled=dict(type='bool', default=True),
+                steps=dict(type='list', elements='int', default=[10, 50]),
+                interval=dict(type='int', default=30),
+                max_interval=dict(type='int'),
+                poll=dict(type='float', default=1.0),
+                low_traffic=dict(type='str', choices=['promote', 'rollback'], default='promote'),
+                min_requests=dict(type='int', default=50),
+                max_error_rate=dict(type='float', default=0.01),
+                latency_quantile=dict(type='float', default=0.95),
+                max_latency_ratio=dict(type='float', default=1.5),
+                latency_floor=dict(type='float', default=0.1),
             ),
         ),
         lock_holder=dict(type='str'),

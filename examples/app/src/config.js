@@ -94,6 +94,11 @@ function loadConfig(env = process.env, buildInfo = {}) {
     port: integer('PORT', 3000, { min: 0, max: 65535 }),
     logLevel,
     shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 10000, { min: 1, max: 3600000, unit: ' ms' }),
+    // Idle keep-alive connections stay open this long. Proxies in front (the
+    // edge keeps idle upstream connections 4 s) must close theirs sooner, or a
+    // request can race this server closing the connection and fail.
+    keepAliveTimeoutMs: integer('KEEPALIVE_TIMEOUT_MS', 65000, { min: 1000, max: 3600000, unit: ' ms' }),
+    requestTimeoutMs: integer('REQUEST_TIMEOUT_MS', 60000, { min: 1000, max: 3600000, unit: ' ms' }),
     version: env.APP_VERSION || buildInfo.version || 'dev',
     revision: env.APP_REVISION || buildInfo.revision || 'unknown',
     buildDate: buildInfo.build_date || 'unknown',

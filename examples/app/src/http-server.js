@@ -20,6 +20,10 @@ function createHttpServer({ config, logger, db, redis, sentry, startedAt = new D
   registerNotesRoutes(router, { config, notes: db ? createNotesStore({ db, redis, logger }) : null });
 
   const server = http.createServer(createApp({ config, logger, router, metrics, sentry, state }));
+  // Set explicitly rather than inherit Node's defaults (5 s keep-alive): see config.js.
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = config.keepAliveTimeoutMs + 1000;
+  server.requestTimeout = config.requestTimeoutMs;
   return { server, state };
 }
 

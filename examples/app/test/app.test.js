@@ -59,7 +59,7 @@ async function startApp(t, { env = {}, db = fakeDb(), redis = fakeRedis(), sentr
   await once(server, 'listening');
   t.after(() => server.close());
   const { port } = server.address();
-  return { port, state, logger, db, call: (path, options = {}) => request(port, { path, ...options }) };
+  return { port, server, state, logger, db, call: (path, options = {}) => request(port, { path, ...options }) };
 }
 
 async function login(app, username = 'alice') {
@@ -291,4 +291,12 @@ test('fault knobs: error rate and latency apply to /api/* only', async (t) => {
   const fast = Date.now();
   await app.call('/version');
   assert.ok(Date.now() - fast < 140, 'no latency outside /api');
+});
+
+test('the server keeps idle connections longer than the edge does, as configured', async (t) => {
+  const standard = await startApp(t);
+  assert.equal(standard.server.keepAliveTimeout, 65000);
+  assert.ok(standard.server.headersTimeout > standard.server.keepAliveTimeout);
+  const tuned = await startApp(t, { env: { KEEPALIVE_TIMEOUT_MS: '20000' } });
+  assert.equal(tuned.server.keepAliveTimeout, 20000);
 });

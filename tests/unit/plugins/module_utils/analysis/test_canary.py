@@ -1,0 +1,103 @@
+import pytest
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.canary import Canary, CanaryBreach, check_steps
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import Figures
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class Traffic:
+    """A source that serves `rate` requests a second, split by the current weight."""
+
+    def __init__(self, clock, rate, canary_error_rate=0.0, from_percent=0):
+        self.clock = clock
+        self.rate = rate
+        self.canary_error_rate = canary_error_rate
+        self.from_percent = from_percent  # the canary fails only from this weight on (load-dependent bugs)
+        self.percent = 0
+        self.shifts = []
+
+    def shift(self, percent):
+        self.percent = percent
+        self.shifts.append(percent)
+
+    def figures(self, groups, since, until):
+        seconds = until - since
+        canary_requests = int(self.rate * seconds * self.percent / 100)
+        error_rate = self.canary_error_rate if self.percent >= self.from_percent else 0.0
+        errors = int(canary_requests * error_rate)
+        canary = Figures(canary_requests, errors, [0.005] * canary_requests)
+        baseline_requests = int(self.rate * seconds) - canary_requests
+        return {'canary': canary, 'baseline': Figures(baseline_requests, 0, [0.005] * baseline_requests)}
+
+
+def run(traffic, clock, **settings):
+    return Canary(traffic.shift, traffic, dict({'interval': 10}, **settings), clock=clock, sleep=clock.sleep).run({})
+
+
+def test_a_healthy_release_passes_every_step_after_its_interval():
+    clock = Clock()
+    traffic = Traffic(clock, rate=300)
+    steps = run(traffic, clock)
+    assert traffic.shifts == [10, 50]
+    assert [(s['weight'], s['result'], s['seconds']) for s in steps] == [(10, 'pass', 10.0), (50, 'pass', 10.0)]
+
+
+def test_a_bad_release_is_caught_at_the_first_verdict_not_at_the_end_of_the_step():
+    clock = Clock()
+    traffic = Traffic(clock, rate=300, canary_error_rate=0.25)
+    with pytest.raises(CanaryBreach) as caught:
+        run(traffic, clock, interval=60)
+    step = caught.value.step
+    assert (step['weight'], step['result']) == (10, 'fail')
+    assert step['seconds'] <= 2.0  # 30 canary requests a second: 50 within 2 s
+    assert step['breaches'][0]['metric'] == 'error_rate' and 'sentence' not in step['breaches'][0]
+    assert traffic.shifts == [10]
+
+
+def test_a_release_that_turns_bad_in_the_second_step_is_caught_there():
+    clock = Clock()
+    traffic = Traffic(clock, rate=300, canary_error_rate=0.5, from_percent=50)
+    with pytest.raises(CanaryBreach) as caught:
+        run(traffic, clock, interval=20)
+    assert [s['result'] for s in caught.value.steps] == ['pass', 'fail']
+
+
+def test_low_traffic_promotes_unjudged_by_default():
+    clock = Clock()
+    steps = run(Traffic(clock, rate=2), clock)
+    assert [s['result'] for s in steps] == ['inconclusive', 'inconclusive']
+    assert 'low_traffic is promote' in steps[0]['reason']
+
+
+def test_low_traffic_waits_up_to_max_interval_then_fails_closed_when_asked():
+    clock = Clock()
+    with pytest.raises(CanaryBreach) as caught:
+        run(Traffic(clock, rate=2), clock, max_interval=25, low_traffic='rollback')
+    assert caught.value.step['seconds'] == 25.0
+    assert 'too little traffic fails the release' in caught.value.step['reason']
+
+
+def test_low_traffic_that_picks_up_before_max_interval_gets_a_verdict():
+    clock = Clock()
+    steps = run(Traffic(clock, rate=30), clock, max_interval=60)
+    # 10 % of 30 a second: 50 requests after 17 s, past the 10 s interval.
+    assert steps[0]['result'] == 'pass' and 16 <= steps[0]['seconds'] <= 18
+
+
+@pytest.mark.parametrize(
+    'steps, problem',
+    [([10, 50], None), ([], None), ([0, 50], 'from 1 to 99'), ([10, 100], 'from 1 to 99'), ([50, 10], 'increase')],
+)
+def test_steps_are_checked(steps, problem):
+    message = check_steps(steps)
+    assert (message is None) if problem is None else (problem in message)
