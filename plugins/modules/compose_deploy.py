@@ -218,6 +218,12 @@ options:
         description: Seconds between two verdicts of a step.
         type: float
         default: 1.0
+      warmup:
+        description:
+          - Seconds of the first step whose requests are left out of the verdicts (both releases'),
+            while the new replicas open their connections and warm up.
+        type: int
+        default: 5
       low_traffic:
         description:
           - What a step with too few requests for a verdict does at O(analysis.max_interval) -
@@ -457,6 +463,7 @@ def main():
                 interval=dict(type='int', default=30),
                 max_interval=dict(type='int'),
                 poll=dict(type='float', default=1.0),
+                warmup=dict(type='int', default=5),
                 low_traffic=dict(type='str', choices=['promote', 'rollback'], default='promote'),
                 min_requests=dict(type='int', default=50),
                 max_error_rate=dict(type='float', default=0.01),

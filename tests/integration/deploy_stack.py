@@ -8,8 +8,11 @@ built once per test session as itest-deploy/app:<version>.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -118,6 +121,10 @@ def write_inventory(path, stacks, group_vars=None):
         'app_redis_password': 'itest-redis',
         'app_health_timeout': 40,
         'app_drain_timeout': 2,
+        # Release analysis stays on (the default) with short steps: the stacks of
+        # most tests get too little traffic for a verdict, so each step promotes
+        # after this many seconds (test_release_analysis.py judges real traffic).
+        'app_analysis_interval': 2,
         # site.yml's monitoring play: only the monitoring tests' stacks run it.
         'monitoring_enabled': False,
     }
@@ -161,3 +168,26 @@ def remove_app_images(image=APP_IMAGE):
     refs = [ref for ref in listed.stdout.split() if not ref.endswith(':<none>')]
     if refs:
         docker('image', 'rm', *refs, check=False)
+
+
+def descendants(pid):
+    children = collections.defaultdict(list)
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open('/proc/%s/stat' % entry, encoding='utf-8') as handle:
+                parent = int(handle.read().rsplit(')', 1)[1].split()[1])
+                children[parent].append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children[todo.pop()]:
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(process):
+    """SIGKILL a playbook run and every process under it, as a crash of the machine would."""
+    for pid in [process.pid, *descendants(process.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()

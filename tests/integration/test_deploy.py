@@ -20,7 +20,7 @@ import time
 
 import pytest
 from ansible_runner import ENV, ROOT, playbook_command, run_playbook
-from deploy_stack import Stack, build_app_images, docker, remove_app_images, write_inventory
+from deploy_stack import Stack, build_app_images, descendants, docker, remove_app_images, write_inventory
 
 pytestmark = pytest.mark.deploy
 
@@ -187,21 +187,6 @@ def test_deploy_killed_midway_converges_on_the_next_run(stack):
     assert ('1.0.0', 'interrupted') in statuses
     assert statuses[-1] == ('1.0.0', 'active')
     assert sum(1 for _v, status in statuses if status in ('active', 'deploying')) == 1
-
-
-def descendants(pid):
-    children = collections.defaultdict(list)
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open('/proc/%s/stat' % entry, encoding='utf-8') as handle:
-                parent = int(handle.read().rsplit(')', 1)[1].split()[1])
-                children[parent].append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children[todo.pop()]:
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def host_fingerprint(stack):

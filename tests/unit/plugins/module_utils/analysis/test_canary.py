@@ -18,11 +18,12 @@ class Clock:
 class Traffic:
     """A source that serves `rate` requests a second, split by the current weight."""
 
-    def __init__(self, clock, rate, canary_error_rate=0.0, from_percent=0):
+    def __init__(self, clock, rate, canary_error_rate=0.0, from_percent=0, cold_seconds=0.0):
         self.clock = clock
         self.rate = rate
         self.canary_error_rate = canary_error_rate
         self.from_percent = from_percent  # the canary fails only from this weight on (load-dependent bugs)
+        self.cold_until = clock() + cold_seconds  # the canary answers in 1 s until then (a cold start)
         self.percent = 0
         self.shifts = []
 
@@ -35,7 +36,8 @@ class Traffic:
         canary_requests = int(self.rate * seconds * self.percent / 100)
         error_rate = self.canary_error_rate if self.percent >= self.from_percent else 0.0
         errors = int(canary_requests * error_rate)
-        canary = Figures(canary_requests, errors, [0.005] * canary_requests)
+        latency = 1.0 if since < self.cold_until else 0.005
+        canary = Figures(canary_requests, errors, [latency] * canary_requests)
         baseline_requests = int(self.rate * seconds) - canary_requests
         return {'canary': canary, 'baseline': Figures(baseline_requests, 0, [0.005] * baseline_requests)}
 
@@ -49,7 +51,8 @@ def test_a_healthy_release_passes_every_step_after_its_interval():
     traffic = Traffic(clock, rate=300)
     steps = run(traffic, clock)
     assert traffic.shifts == [10, 50]
-    assert [(s['weight'], s['result'], s['seconds']) for s in steps] == [(10, 'pass', 10.0), (50, 'pass', 10.0)]
+    # The first step's interval starts after the 5 s warm-up.
+    assert [(s['weight'], s['result'], s['seconds']) for s in steps] == [(10, 'pass', 15.0), (50, 'pass', 10.0)]
 
 
 def test_a_bad_release_is_caught_at_the_first_verdict_not_at_the_end_of_the_step():
@@ -59,7 +62,7 @@ def test_a_bad_release_is_caught_at_the_first_verdict_not_at_the_end_of_the_step
         run(traffic, clock, interval=60)
     step = caught.value.step
     assert (step['weight'], step['result']) == (10, 'fail')
-    assert step['seconds'] <= 2.0  # 30 canary requests a second: 50 within 2 s
+    assert step['seconds'] <= 7.0  # 5 s of warm-up, then 30 canary requests a second: 50 within 2 s
     assert step['breaches'][0]['metric'] == 'error_rate' and 'sentence' not in step['breaches'][0]
     assert traffic.shifts == [10]
 
@@ -83,15 +86,15 @@ def test_low_traffic_waits_up_to_max_interval_then_fails_closed_when_asked():
     clock = Clock()
     with pytest.raises(CanaryBreach) as caught:
         run(Traffic(clock, rate=2), clock, max_interval=25, low_traffic='rollback')
-    assert caught.value.step['seconds'] == 25.0
+    assert caught.value.step['seconds'] == 30.0  # 5 s warm-up, then 25 s waiting for traffic
     assert 'too little traffic fails the release' in caught.value.step['reason']
 
 
 def test_low_traffic_that_picks_up_before_max_interval_gets_a_verdict():
     clock = Clock()
     steps = run(Traffic(clock, rate=30), clock, max_interval=60)
-    # 10 % of 30 a second: 50 requests after 17 s, past the 10 s interval.
-    assert steps[0]['result'] == 'pass' and 16 <= steps[0]['seconds'] <= 18
+    # 10 % of 30 a second: 50 requests 17 s after the 5 s warm-up, past the 10 s interval.
+    assert steps[0]['result'] == 'pass' and 21 <= steps[0]['seconds'] <= 23
 
 
 @pytest.mark.parametrize(
@@ -101,3 +104,12 @@ def test_low_traffic_that_picks_up_before_max_interval_gets_a_verdict():
 def test_steps_are_checked(steps, problem):
     message = check_steps(steps)
     assert (message is None) if problem is None else (problem in message)
+
+
+def test_the_first_seconds_of_a_fresh_canary_are_left_out_of_the_verdicts():
+    clock = Clock()
+    assert [s['result'] for s in run(Traffic(clock, rate=300, cold_seconds=3), clock)] == ['pass', 'pass']
+    clock = Clock()
+    with pytest.raises(CanaryBreach) as caught:
+        run(Traffic(clock, rate=300, cold_seconds=3), clock, warmup=0)
+    assert caught.value.step['breaches'][0]['metric'] == 'latency_p95'
