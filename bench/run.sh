@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python bench/image_build_rerun.py "$@"
 python bench/deploy_bench.py
+python bench/edge_bench.py
 python bench/backup_bench.py

@@ -253,7 +253,9 @@ class ComposeDeployer:
         if not analysis or not analysis['enabled'] or not self.params['edge'] or not analysis['steps']:
             return None
         edge_container = self.params['edge']['container']
-        settings = {key: analysis[key] for key in ('steps', 'interval', 'max_interval', 'low_traffic', 'poll', 'warmup')}
+        settings = {
+            key: analysis[key] for key in ('steps', 'interval', 'max_interval', 'low_traffic', 'poll', 'warmup')
+        }
         settings['thresholds'] = {key: analysis[key] for key in THRESHOLD_OPTIONS}
         settings['source'] = lambda since: EdgeLogSource(self.docker, edge_container, since).start()
         return settings

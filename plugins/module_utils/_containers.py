@@ -46,6 +46,7 @@ class Container:
         self.exit_code = state.get('ExitCode')
         networks = (data.get('NetworkSettings') or {}).get('Networks') or {}
         self.addresses = sorted(n['IPAddress'] for n in networks.values() if n.get('IPAddress'))
+        self.created = data.get('Created') or ''  # RFC 3339 from the engine: sorts as text
 
     @property
     def running(self):
@@ -53,6 +54,11 @@ class Container:
 
     def summary(self):
         return {'id': self.id[:12], 'name': self.name, 'status': self.status, 'health': self.health}
+
+
+def upstream_addresses(containers, port):
+    """The 'ip:port' strings nginx logs as $upstream_addr for these containers."""
+    return {'%s:%d' % (address, port) for c in containers for address in c.addresses}
 
 
 def inspect_containers(docker, ids):

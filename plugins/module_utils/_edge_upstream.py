@@ -74,7 +74,9 @@ def render_upstreams(
                 lines.append('    server %s:%d %s%s;' % (server, port, server_options, extra))
         if with_backups:
             # The fallback tier: the same replicas, never taken out (see above).
-            lines.extend('    server %s:%d max_fails=0 backup;' % (server, port) for server, weight in weighted if weight)
+            lines.extend(
+                '    server %s:%d max_fails=0 backup;' % (server, port) for server, weight in weighted if weight
+            )
         if not any(weight for _server, weight in weighted):
             # nginx needs one server per upstream; this one never takes traffic.
             lines.append('    server 127.0.0.1:9 down;  # no live container')

@@ -17,6 +17,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._build_log import ta
 from ansible_collections.auraspeak.ops.plugins.module_utils._containers import (
     failure_details,
     project_containers,
+    upstream_addresses,
     wait_until_healthy,
 )
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_plan import ROLLING
@@ -155,8 +156,8 @@ class Rollout:
         service = plan.spec.name
         settings = self.settings['analysis']
         groups = {
-            'canary': _addresses(canary, plan.spec.port),
-            'baseline': _addresses(baseline, plan.spec.port),
+            'canary': upstream_addresses(canary, plan.spec.port),
+            'baseline': upstream_addresses(baseline, plan.spec.port),
         }
 
         def shift(percent):
@@ -257,10 +258,6 @@ class EdgeSwitch:
         """Point the edge at live ({service: containers}); weights ({name: weight}) during a canary."""
         changed, _reloaded = self.upstream.apply(self.render(live, weights), [s.upstream for s in self.specs.values()])
         self.changed = self.changed or changed
-
-
-def _addresses(containers, port):
-    return {'%s:%d' % (address, port) for c in containers for address in c.addresses}
 
 
 def _last_line(text):

@@ -13,7 +13,8 @@ description:
   - Reads the release ledger C(releases.json) that C(auraspeak.ops.compose_deploy) keeps on each host
     and returns the release serving now, the one to roll back to, and the history.
   - The ledger is at C(<state_dir>/<project>/releases.json), or at O(path). Its format and the
-    release statuses (V(deploying), V(active), V(superseded), V(failed), V(interrupted)) are described
+    release statuses (V(deploying), V(active), V(superseded), V(failed), V(rolled_back),
+    V(interrupted)) are described
     in C(docs/deploy.md) of the collection.
   - Reads only; takes no lock (the ledger is replaced atomically, so a read never sees a partial file).
   - A host that was never deployed to has no ledger - that is not an error, RV(exists) is V(false).
@@ -125,7 +126,7 @@ current:
       description: V(deploy) or V(rollback).
       type: str
     status:
-      description: V(deploying), V(active), V(superseded), V(failed) or V(interrupted).
+      description: V(deploying), V(active), V(superseded), V(failed), V(rolled_back) or V(interrupted).
       type: str
     images:
       description: Per service, the image reference and the image id deployed.
@@ -146,8 +147,15 @@ current:
       description: The version that was active when this deploy started; null for the first one.
       type: str
     reason:
-      description: Why a release failed or was interrupted; null otherwise.
+      description: Why a release failed, was rolled back or was interrupted; null otherwise.
       type: str
+    analysis:
+      description:
+        - The verdict of each canary step of the release analysis (weight, result, reason, seconds, the
+          figures of both releases, breaches), when one ran. See M(auraspeak.ops.compose_deploy).
+      type: list
+      elements: dict
+      returned: when a release analysis ran
 previous:
   description:
     - The newest V(superseded) release of another version than RV(current) - what a rollback goes

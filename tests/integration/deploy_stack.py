@@ -121,10 +121,12 @@ def write_inventory(path, stacks, group_vars=None):
         'app_redis_password': 'itest-redis',
         'app_health_timeout': 40,
         'app_drain_timeout': 2,
-        # Release analysis stays on (the default) with short steps: the stacks of
-        # most tests get too little traffic for a verdict, so each step promotes
-        # after this many seconds (test_release_analysis.py judges real traffic).
-        'app_analysis_interval': 2,
+        # Release analysis stays on (the default) with short steps and no
+        # warm-up: the stacks of most tests get too little traffic for a verdict,
+        # so each step promotes after a second (test_release_analysis.py judges
+        # real traffic with the default warm-up).
+        'app_analysis_interval': 1,
+        'app_analysis_warmup': 0,
         # site.yml's monitoring play: only the monitoring tests' stacks run it.
         'monitoring_enabled': False,
     }

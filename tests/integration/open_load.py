@@ -30,7 +30,7 @@ MIXES = {
 
 
 class Load:
-    def __init__(self, url, rate=150.0, mix='version', workers=96, timeout=10.0, cafile=None):
+    def __init__(self, url, rate=150.0, mix='version', workers=96, timeout=10.0, cafile=None, slow=0.25):
         parts = urllib.parse.urlsplit(url)
         self.scheme, self.host = parts.scheme, parts.hostname
         self.port = parts.port or (443 if self.scheme == 'https' else 80)
@@ -45,6 +45,9 @@ class Load:
         self.versions = collections.Counter()
         self.errors = []  # (seconds since start, method path, outcome)
         self.failure_times = []  # monotonic time of every failed request
+        self.finish_times = []  # ... of every request
+        self.slow = slow
+        self.slow_times = []  # ... of every answer that took more than `slow` seconds
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
@@ -78,6 +81,7 @@ class Load:
 
     def _one(self, method, path):
         version = None
+        begun = time.monotonic()
         try:
             status, body = self.call(method, path, {'title': 'load', 'body': 'x'} if method == 'POST' else None)
             outcome = status
@@ -86,13 +90,17 @@ class Load:
         except (OSError, http.client.HTTPException, ValueError) as exc:
             outcome = type(exc).__name__
         failed = not (isinstance(outcome, int) and 200 <= outcome < 300)
+        finished = time.monotonic()
         with self._lock:
+            self.finish_times.append(finished)
+            if finished - begun > self.slow:
+                self.slow_times.append(finished)
             self.outcomes[outcome] += 1
             self.by_request['%s %s %s' % (method, path, outcome)] += 1
             if version:
                 self.versions[version] += 1
             if failed:
-                self.failure_times.append(time.monotonic())
+                self.failure_times.append(finished)
                 if len(self.errors) < 20:
                     self.errors.append((round(time.monotonic() - self.started, 2), '%s %s' % (method, path), outcome))
 

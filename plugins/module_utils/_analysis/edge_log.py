@@ -121,3 +121,9 @@ class EdgeLogSource:
             self._process.wait()
         if self._thread:
             self._thread.join(5)
+
+
+def read_window(docker, container, since):
+    """The parsed requests the edge container logged since `since` (epoch seconds), in one `docker logs`."""
+    _rc, out, _err = docker.run(['logs', '--timestamps', '--since', '%.6f' % since, container])
+    return [record for record in (parse_line(line) for line in out.splitlines()) if record and record[1]]

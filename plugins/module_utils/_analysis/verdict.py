@@ -100,7 +100,8 @@ def _error_breach(canary, baseline, limits):
         'threshold': limit,
         'baseline': round(old, 4),
         'sentence': 'error rate %s of %d requests on the new release, above the threshold of %s '
-        '(the old release: %s of %d)' % (_percent(rate), canary.requests, _percent(limit), _percent(old), baseline.requests),
+        '(the old release: %s of %d)'
+        % (_percent(rate), canary.requests, _percent(limit), _percent(old), baseline.requests),
     }
 
 
@@ -111,7 +112,9 @@ def _latency_breach(canary, baseline, limits):
     if value is None:
         return None
     # Without enough baseline requests the ratio means nothing: the floor alone applies.
-    ratio_limit = limits['max_latency_ratio'] * old if old is not None and baseline.requests >= limits['min_requests'] else 0
+    ratio_limit = (
+        limits['max_latency_ratio'] * old if old is not None and baseline.requests >= limits['min_requests'] else 0
+    )
     limit = max(limits['latency_floor'], ratio_limit)
     if value <= limit:
         return None
@@ -120,7 +123,7 @@ def _latency_breach(canary, baseline, limits):
         'value': round(value, 4),
         'threshold': round(limit, 4),
         'baseline': None if old is None else round(old, 4),
-        'sentence': '%s latency %s on the new release, above the threshold of %s (%sx the old release\'s %s, '
+        'sentence': "%s latency %s on the new release, above the threshold of %s (%sx the old release's %s, "
         'at least %s)'
         % (
             name,

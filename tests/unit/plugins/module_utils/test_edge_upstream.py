@@ -1,6 +1,10 @@
 import pytest
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import render_upstreams, split_traffic, upstream_name
+from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import (
+    render_upstreams,
+    split_traffic,
+    upstream_name,
+)
 
 
 def test_upstream_names_are_nginx_identifiers():

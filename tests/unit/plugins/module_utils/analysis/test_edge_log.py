@@ -51,11 +51,21 @@ def test_lines_without_an_upstream_or_json_are_skipped():
 
 def test_figures_per_release_within_the_window():
     lines = [
-        log_line('1970-01-01T00:00:01Z', upstream_addr='10.0.0.1:3000', upstream_status='200', upstream_response_time='0.010'),
-        log_line('1970-01-01T00:00:02Z', upstream_addr='10.0.0.2:3000', upstream_status='500', upstream_response_time='0.020'),
-        log_line('1970-01-01T00:00:03Z', upstream_addr='10.0.0.2:3000', upstream_status='200', upstream_response_time='0.030'),
-        log_line('1970-01-01T00:00:09Z', upstream_addr='10.0.0.2:3000', upstream_status='500', upstream_response_time='0.040'),
-        log_line('1970-01-01T00:00:03Z', upstream_addr='10.9.9.9:3000', upstream_status='500', upstream_response_time='0.1'),
+        log_line(
+            '1970-01-01T00:00:01Z', upstream_addr='10.0.0.1:3000', upstream_status='200', upstream_response_time='0.010'
+        ),
+        log_line(
+            '1970-01-01T00:00:02Z', upstream_addr='10.0.0.2:3000', upstream_status='500', upstream_response_time='0.020'
+        ),
+        log_line(
+            '1970-01-01T00:00:03Z', upstream_addr='10.0.0.2:3000', upstream_status='200', upstream_response_time='0.030'
+        ),
+        log_line(
+            '1970-01-01T00:00:09Z', upstream_addr='10.0.0.2:3000', upstream_status='500', upstream_response_time='0.040'
+        ),
+        log_line(
+            '1970-01-01T00:00:03Z', upstream_addr='10.9.9.9:3000', upstream_status='500', upstream_response_time='0.1'
+        ),
     ]
     records = [parse_line(line) for line in lines]
     found = figures(records, {'canary': {'10.0.0.2:3000'}, 'baseline': {'10.0.0.1:3000'}}, since=1, until=5)

@@ -1,0 +1,236 @@
+"""Edge and release-analysis benchmark: failed requests through the edge over HTTPS.
+
+    make bench                                          # everything in bench/
+    .venv/bin/python bench/edge_bench.py                # 300 req/s, 300 s windows
+    .venv/bin/python bench/edge_bench.py --rate 300 --seconds 60 --only steady,policies
+
+One stack as site.yml deploys it (2 replicas, HTTPS with a self-signed CA) takes
+an open-loop load (tests/integration/open_load.py: a new TLS connection per
+request, GET /version, GET /api/notes and an authenticated POST /api/notes in
+turn) in each scenario:
+
+steady        nothing happens for --seconds: 0 failed is the goal.
+policies      60 s windows with the edge's settings before this collection fixed
+              them (nginx's 60 s idle upstream keep-alive, max_fails=1
+              fail_timeout=5s, no backup tier), each fix alone, and today's
+              defaults, in the same run.
+deploys       a rolling deploy with release analysis, a release whose health
+              check fails, and a deploy killed with SIGKILL during the analysis
+              then re-run: 0 failed each.
+analysis      a release answering 25 % of /api/* with 500, and one 300 ms slower:
+              seconds from the first bad response to the last (all traffic back
+              on the old release), and the failed share of the requests in that
+              time against the canary's exposure (10 % x 25 % x the share of
+              /api/* requests); a healthy release: 0 failed, and the time the
+              analysis adds to deploy.yml against app_analysis=false (same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'integration'))
+
+from ansible_runner import ENV, ROOT, playbook_command, run_playbook  # noqa: E402
+from deploy_stack import Stack, build_app_images, free_port, kill_tree, remove_app_images, write_inventory  # noqa: E402
+from open_load import Load  # noqa: E402
+
+IMAGE = 'bench-edge/app'
+SCENARIOS = ('steady', 'policies', 'deploys', 'analysis')
+BEFORE_FIX = {
+    'app_edge_keepalive_timeout': 60,
+    'app_edge_server_options': 'max_fails=1 fail_timeout=5s',
+    'app_edge_fallback': False,
+}
+
+
+class HttpsStack(Stack):
+    def __init__(self, name, workdir):
+        super().__init__(name, workdir)
+        self.https_port = free_port()
+        self.tls_dir = os.path.join(workdir, 'tls')
+
+    def host_vars(self):
+        values = super().host_vars()
+        values.update(
+            edge_tls_mode='selfsigned',
+            edge_https_port=self.https_port,
+            edge_tls_dir=self.tls_dir,
+            edge_tls_server_names=['localhost'],
+        )
+        return values
+
+    def load(self, rate):
+        return Load(
+            'https://localhost:%d/' % self.https_port, rate, mix='api', cafile=os.path.join(self.tls_dir, 'ca.crt')
+        )
+
+
+class Bench:
+    def __init__(self, stack, rate, seconds):
+        self.stack, self.rate, self.seconds = stack, rate, seconds
+        self.versions = iter(['2.0.0', '3.0.0', '1.0.0'] * 20)
+
+    def deploy(self, **extra):
+        extra.setdefault('app_version', next(self.versions))
+        started = time.monotonic()
+        run = run_playbook('playbooks/deploy.yml', extra, inventory=self.stack.inventory)
+        return run, round(time.monotonic() - started, 1)
+
+    def under_load(self, action, settle=3, seconds=None):
+        """Load through the edge around action(); at least `seconds` of it."""
+        load = self.stack.load(self.rate).start()
+        time.sleep(settle)
+        outcome = action()
+        remaining = (seconds or 0) - (time.monotonic() - load.started)
+        time.sleep(max(remaining, 0) + settle)
+        load.stop()
+        return outcome, load
+
+    def steady(self):
+        _none, load = self.under_load(lambda: None, seconds=self.seconds)
+        return summary(load)
+
+    def policies(self):
+        results = {}
+        variants = {
+            'before the fix: keep-alive 60 s, max_fails=1 fail_timeout=5s': BEFORE_FIX,
+            'keep-alive 4 s only': dict(BEFORE_FIX, app_edge_keepalive_timeout=4),
+            'backup tier only (keep-alive 60 s)': dict(
+                BEFORE_FIX, app_edge_fallback=True, app_edge_server_options='max_fails=3 fail_timeout=10s'
+            ),
+            'defaults: keep-alive 4 s, max_fails=3 fail_timeout=10s, backup tier': {},
+        }
+        for name, settings in variants.items():
+            run, _seconds = self.deploy(app_analysis=False, **settings)  # a new release with these edge settings
+            assert run.rc == 0, run.failures(self.stack.name)
+            _none, load = self.under_load(lambda: None, seconds=60)
+            results[name] = summary(load)
+        return results
+
+    def deploys(self):
+        results = {}
+        (run, seconds), load = self.under_load(self.deploy, seconds=self.seconds)
+        results['rolling deploy with analysis'] = dict(summary(load), deploy_rc=run.rc, deploy_s=seconds)
+        (run, seconds), load = self.under_load(
+            lambda: self.deploy(app_env={'FAULT_HEALTH_FAIL': '1'}, app_health_timeout=25), seconds=self.seconds
+        )
+        results['release whose health check fails'] = dict(summary(load), deploy_rc=run.rc, deploy_s=seconds)
+        results['deploy killed during the analysis, then re-run'] = self.killed()
+        return results
+
+    def killed(self):
+        upstream = os.path.join(self.stack.dir, 'edge', 'upstreams', self.stack.name + '.conf')
+        version = next(self.versions)
+
+        def kill_then_rerun():
+            cmd = playbook_command('playbooks/deploy.yml', {'app_version': version}, inventory=self.stack.inventory)
+            process = subprocess.Popen(
+                cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
+            while process.poll() is None and 'weight=' not in read(upstream):
+                time.sleep(0.2)
+            time.sleep(2)
+            kill_tree(process)
+            time.sleep(5)
+            return self.deploy(app_version=version)
+
+        (run, seconds), load = self.under_load(kill_then_rerun, seconds=self.seconds)
+        return dict(summary(load), rerun_rc=run.rc, rerun_s=seconds)
+
+    def analysis(self):
+        results = {}
+        bad = {
+            'FAULT_ERROR_RATE=0.25': ({'FAULT_ERROR_RATE': '0.25'}, 'failure_times'),
+            'FAULT_LATENCY_MS=300': ({'FAULT_LATENCY_MS': '300'}, 'slow_times'),
+        }
+        for name, (env, marks) in bad.items():
+            (run, seconds), load = self.under_load(lambda env=env: self.deploy(app_env=env), seconds=30)
+            results[name] = dict(
+                exposure(load, marks),
+                deploy_rc=run.rc,
+                deploy_s=seconds,
+                ledger=self.stack.ledger()[-1]['analysis'][-1],
+            )
+        timings = {}
+        for label, extra in (('with analysis', {}), ('app_analysis=false', {'app_analysis': False})) * 2:
+            (run, seconds), load = self.under_load(lambda extra=extra: self.deploy(**extra))
+            assert run.rc == 0, run.failures(self.stack.name)
+            timings.setdefault(label, []).append(dict(deploy_s=seconds, failed=load.failed, requests=load.total))
+        results['healthy release'] = timings
+        return results
+
+
+def summary(load):
+    report = load.report()
+    return {key: report[key] for key in ('requests', 'failed', 'seconds', 'rate', 'outcomes', 'first_errors')}
+
+
+def exposure(load, marks):
+    """Seconds from the first bad response to the last, and the failed share of the requests in that span."""
+    times = getattr(load, marks)
+    if not times:
+        return {'bad_responses': 0}
+    first, last = min(times), max(times)
+    in_span = sum(1 for t in load.finish_times if first <= t <= last)
+    failed = sum(1 for t in load.failure_times if first <= t <= last)
+    return {
+        'bad_responses': len(times),
+        'first_bad_to_all_back_s': round(last - first, 1),
+        'requests_in_that_span': in_span,
+        'failed_in_that_span': failed,
+        'failed_share': round(failed / in_span, 4) if in_span else None,
+        'goal_share': round(0.10 * 0.25 * 2 / 3, 4),
+    }
+
+
+def read(path):
+    try:
+        with open(path, encoding='utf-8') as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return ''
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--only', default=','.join(SCENARIOS), help='comma-separated: ' + ', '.join(SCENARIOS))
+    parser.add_argument('--rate', type=float, default=300)
+    parser.add_argument('--seconds', type=float, default=300)
+    parser.add_argument('--output', default=os.path.join(HERE, 'results', 'edge_bench.json'))
+    options = parser.parse_args()
+    build_app_images(IMAGE)
+    results = {'rate': options.rate, 'seconds': options.seconds}
+    with tempfile.TemporaryDirectory(prefix='edge-bench-') as workdir:
+        stack = HttpsStack('bench-edge', workdir)
+        # The role's defaults for the analysis (write_inventory shortens it for the tests).
+        stack.inventory = write_inventory(
+            os.path.join(workdir, 'hosts.yml'),
+            [stack],
+            {'app_image_name': IMAGE, 'app_analysis_interval': 30, 'app_analysis_warmup': 5},
+        )
+        stack.destroy()
+        try:
+            first = run_playbook('playbooks/site.yml', {'app_version': '1.0.0'}, inventory=stack.inventory)
+            assert first.rc == 0, first.failures(stack.name)
+            bench = Bench(stack, options.rate, options.seconds)
+            for scenario in options.only.split(','):
+                results[scenario] = getattr(bench, scenario)()
+                print(json.dumps({scenario: results[scenario]}, indent=2), flush=True)
+        finally:
+            stack.destroy()
+            remove_app_images(IMAGE)
+    os.makedirs(os.path.dirname(options.output), exist_ok=True)
+    with open(options.output, 'w', encoding='utf-8') as handle:
+        json.dump(results, handle, indent=2)
+
+
+if __name__ == '__main__':
+    main()
