@@ -201,7 +201,9 @@ options:
         type: bool
         default: true
       steps:
-        description: Shares of the traffic (per cent, 1 to 99, increasing) the new release gets in turn; 100 % is the promotion.
+        description:
+          - Shares of the traffic (per cent, 1 to 99, increasing) the new release gets in turn.
+          - 100 % after the last step is the promotion.
         type: list
         elements: int
         default: [10, 50]
@@ -224,6 +226,12 @@ options:
             while the new replicas open their connections and warm up.
         type: int
         default: 5
+      failure_limit:
+        description:
+          - Failed verdicts in a row (one every O(analysis.poll) seconds) that fail a step, so a moment
+            of noise on a busy host is not taken for a bad release.
+        type: int
+        default: 3
       low_traffic:
         description:
           - What a step with too few requests for a verdict does at O(analysis.max_interval) -
@@ -386,7 +394,9 @@ analysis:
   returned: when a release analysis ran
   type: list
   elements: dict
-  sample: [{weight: 10, result: fail, seconds: 3.0, reason: error rate 24.6 % of 65 requests on the new release, above the threshold of 1.0 % (the old release 0.0 % of 590),
+  sample: [{weight: 10, result: fail, seconds: 3.0,
+            reason: error rate 24.6 % of 65 requests on the new release, above the threshold of 1.0 %
+              (the old release 0.0 % of 590),
             canary: {requests: 65, errors: 16, error_rate: 0.246, latency_p95: 0.004},
             baseline: {requests: 590, errors: 0, error_rate: 0.0, latency_p95: 0.003},
             breaches: [{metric: error_rate, value: 0.246, threshold: 0.01, baseline: 0.0}]}]
@@ -464,6 +474,7 @@ def main():
                 max_interval=dict(type='int'),
                 poll=dict(type='float', default=1.0),
                 warmup=dict(type='int', default=5),
+                failure_limit=dict(type='int', default=3),
                 low_traffic=dict(type='str', choices=['promote', 'rollback'], default='promote'),
                 min_requests=dict(type='int', default=50),
                 max_error_rate=dict(type='float', default=0.01),

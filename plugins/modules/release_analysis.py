@@ -13,7 +13,8 @@ description:
   - Reads what the edge's nginx served each running release of a service over the last O(window) seconds
     (the edge role's JSON access log - upstream address, status and response time of every request) and
     judges the new release (O(canary)) against the old one (O(baseline)) over that same window - the
-    verdict M(auraspeak.ops.compose_deploy) draws at each canary step (see its O(auraspeak.ops.compose_deploy#module:analysis)).
+    verdict M(auraspeak.ops.compose_deploy) draws at each canary step
+    (see its O(auraspeak.ops.compose_deploy#module:analysis)).
   - The new release fails on errors when its share of 5xx answers is above O(max_error_rate) and that
     much above the old release's; on latency when its O(latency_quantile) is above O(max_latency_ratio)
     times the old release's and above O(latency_floor). Below O(min_requests) there is no verdict
@@ -121,12 +122,16 @@ reason:
   description: The verdict in one sentence, with the figures.
   returned: always
   type: str
-  sample: error rate 24.6 % of 65 requests on the new release, above the threshold of 1.0 % (the old release 0.0 % of 590)
+  sample: >-
+    error rate 24.6 % of 65 requests on the new release, above the threshold of 1.0 %
+    (the old release: 0.0 % of 590)
 canary:
-  description: The judged release - version, containers, requests, errors, error_rate, and the latency quantile (seconds).
+  description:
+    - The judged release - version, containers, requests, errors, error_rate, and the latency quantile (seconds).
   returned: always
   type: dict
-  sample: {version: 1.5.0, containers: [auraspeak-app-3], requests: 65, errors: 16, error_rate: 0.246, latency_p95: 0.004}
+  sample: {version: 1.5.0, containers: [auraspeak-app-3], requests: 65, errors: 16, error_rate: 0.246,
+           latency_p95: 0.004}
 baseline:
   description: The same for the release it is judged against (version null when none runs).
   returned: always

@@ -24,6 +24,11 @@ DEFAULT_SETTINGS = {
     # its database connections and compiles its hot paths, and a p95 of 50
     # requests would count those few slow ones (measured: 113 ms against 16 ms).
     'warmup': 5,
+    # A step fails after this many failed verdicts in a row (one a poll): a
+    # p95 over a few dozen requests jumps when the host is busy for a moment
+    # (measured: 2.3 s against 985 ms while ansible-test ran beside a healthy
+    # release); a bad release keeps failing.
+    'failure_limit': 3,
     # A step without enough requests for a verdict waits up to this long, then
     # low_traffic decides: promote (the step is recorded as inconclusive) or rollback.
     'max_interval': 30,
@@ -75,6 +80,7 @@ class Canary:
         self.shift(percent)
         started = self.clock()
         window = started + warmup
+        failures = 0
         while True:
             self.sleep(self.settings['poll'])
             now = self.clock()
@@ -83,7 +89,10 @@ class Canary:
             found = self.source.figures(groups, window, now)
             verdict = judge(found['canary'], found['baseline'], self.settings['thresholds'])
             judged = now - window
-            if verdict['result'] == FAIL or (verdict['result'] == PASS and judged >= self.settings['interval']):
+            failures = failures + 1 if verdict['result'] == FAIL else 0
+            if failures >= self.settings['failure_limit']:
+                return _record(percent, verdict, now - started)
+            if verdict['result'] == PASS and judged >= self.settings['interval']:
                 return _record(percent, verdict, now - started)
             if verdict['result'] == INCONCLUSIVE and judged >= self.settings['max_interval']:
                 return _record(percent, self._low_traffic(verdict), now - started)

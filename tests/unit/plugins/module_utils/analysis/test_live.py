@@ -38,7 +38,7 @@ def test_by_default_the_newest_release_is_judged_against_the_other():
 
 def test_named_releases_must_run():
     assert pick_releases({'1.4.0': [OLD], '1.5.0': [NEW]}, '1.4.0', None) == ('1.4.0', '1.5.0')
-    with pytest.raises(AnalysisInputError, match="canary '2.0.0' does not run: the service runs 1.4.0, 1.5.0"):
+    with pytest.raises(AnalysisInputError, match=r"canary '2\.0\.0' does not run: the service runs 1\.4\.0, 1\.5\.0"):
         pick_releases({'1.4.0': [OLD], '1.5.0': [NEW]}, '2.0.0', None)
 
 
