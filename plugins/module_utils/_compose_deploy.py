@@ -175,6 +175,7 @@ class ComposeDeployer:
             'version': self.params['version'],
             'previous_version': current['version'] if current else None,
             'plan': {name: plan.as_dict() for name, plan in plans.items()},
+            'canary_steps': self._canary_plan(plans),
             'changed': record or edge_drift or any(p.changes for p in plans.values()),
         }
         if self.module._diff:
@@ -259,6 +260,19 @@ class ComposeDeployer:
         settings['thresholds'] = {key: analysis[key] for key in THRESHOLD_OPTIONS}
         settings['source'] = lambda since: EdgeLogSource(self.docker, edge_container, since).start()
         return settings
+
+    def _canary_plan(self, plans):
+        """{service: steps} for the rolling services whose old release will be judged against the new one."""
+        analysis = self.params['analysis']
+        if not analysis or not analysis['enabled'] or not self.params['edge']:
+            return {}
+        return {
+            name: list(analysis['steps'])
+            for name, plan in plans.items()
+            if plan.spec.strategy == ROLLING
+            and analysis['steps']
+            and any(c.running and not plan.spec.is_current(c) for c in plan.remove)
+        }
 
     def _check_analysis(self):
         analysis = self.params['analysis']

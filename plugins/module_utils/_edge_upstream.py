@@ -114,14 +114,21 @@ class EdgeUpstream:
         )
         return rc == 0 and out.strip() == 'true'
 
-    def apply(self, text, upstream_names):
-        """Install text if it differs; returns (changed, reloaded). Raises DockerCLIError when nginx rejects it."""
+    def apply(self, text, upstream_names, reload=False):
+        """Install text if it differs; returns (changed, reloaded). Raises DockerCLIError when nginx rejects it.
+
+        reload: reload nginx even when the file already holds text (a killed run may have written it
+        without reloading).
+        """
         previous = self.current_text()
         stale_placeholders = [
             p for p in (placeholder_path(self.upstream_dir, n) for n in upstream_names) if os.path.exists(p)
         ]
         if previous == text and not stale_placeholders:
-            return False, False
+            if not reload or not self.edge_running():
+                return False, False
+            self._test_and_reload(previous, {})
+            return False, True
         os.makedirs(self.upstream_dir, mode=0o755, exist_ok=True)
         placeholders = {p: _read(p) for p in stale_placeholders}
         _atomic_write(self.path, text)
@@ -129,6 +136,10 @@ class EdgeUpstream:
             os.unlink(path)
         if not self.edge_running():
             return True, False
+        self._test_and_reload(previous, placeholders)
+        return True, True
+
+    def _test_and_reload(self, previous, placeholders):
         rc, out, err = self.docker.run(['exec', self.container, 'nginx', '-t'], check=False)
         if rc != 0:
             self._restore(previous, placeholders)
@@ -141,7 +152,6 @@ class EdgeUpstream:
                 stderr=err,
             )
         self.docker.run(['exec', self.container, 'nginx', '-s', 'reload'])
-        return True, True
 
     def _restore(self, previous, placeholders):
         if previous is None:

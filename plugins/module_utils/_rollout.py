@@ -160,10 +160,15 @@ class Rollout:
             'baseline': upstream_addresses(baseline, plan.spec.port),
         }
 
+        shifted = []
+
         def shift(percent):
             old, new = split_traffic(len(baseline), len(canary), percent)
             weights = dict([(c.name, old) for c in baseline] + [(c.name, new) for c in canary])
-            self.edge.switch(dict(live, **{service: baseline + canary}), weights)
+            # The first step reloads nginx even when a killed run left the same file:
+            # that run may have died between writing it and the reload.
+            self.edge.switch(dict(live, **{service: baseline + canary}), weights, reload=not shifted)
+            shifted.append(percent)
 
         source = settings['source'](time.time())
         try:
@@ -254,9 +259,14 @@ class EdgeSwitch:
     def is_current(self, live):
         return self.upstream.current_text() == self.render(live)
 
-    def switch(self, live, weights=None):
-        """Point the edge at live ({service: containers}); weights ({name: weight}) during a canary."""
-        changed, _reloaded = self.upstream.apply(self.render(live, weights), [s.upstream for s in self.specs.values()])
+    def switch(self, live, weights=None, reload=False):
+        """Point the edge at live ({service: containers}); weights ({name: weight}) during a canary.
+
+        reload: reload nginx even when the file is unchanged (see EdgeUpstream.apply).
+        """
+        changed, _reloaded = self.upstream.apply(
+            self.render(live, weights), [s.upstream for s in self.specs.values()], reload=reload
+        )
         self.changed = self.changed or changed
 
 

@@ -349,6 +349,13 @@ plan:
   type: dict
   sample: {app: {strategy: rolling, action: update, reason: the image changed, replicas: 2,
                  keep: [], add: 2, remove: [auraspeak-app-1, auraspeak-app-2]}}
+canary_steps:
+  description:
+    - Per rolling service whose old release still serves, the canary steps (per cent) the release analysis
+      will take it through; empty when no analysis will run (a first deploy, O(analysis.enabled) off).
+  returned: always
+  type: dict
+  sample: {app: [10, 50]}
 actions:
   description:
     - What was done per service (containers started, stopped, removed), and the migration's last output lines.

@@ -123,9 +123,11 @@ def test_a_deploy_killed_during_the_analysis_is_finished_by_the_next_run(stack):
         process = subprocess.Popen(
             cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
+        # Killed once the canary (1.0.0) answers: nginx serves the step's weights.
         deadline = time.monotonic() + 180
-        while process.poll() is None and time.monotonic() < deadline and 'weight=' not in _read(upstream):
+        while process.poll() is None and time.monotonic() < deadline and not traffic.versions.get('1.0.0'):
             time.sleep(0.2)
+        assert 'weight=' in _read(upstream)
         assert process.poll() is None, 'the deploy finished before it could be killed'
         kill_tree(process)
         # Killed mid-canary: both releases run and share the traffic.
