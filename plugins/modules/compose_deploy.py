@@ -423,6 +423,7 @@ before_migration_output:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_ARGUMENT_SPEC
 from ansible_collections.auraspeak.ops.plugins.module_utils._compose_deploy import run_compose_deploy
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DOCKER_CLI_ARGUMENT_SPEC
 
@@ -483,11 +484,7 @@ def main():
                 warmup=dict(type='int', default=5),
                 failure_limit=dict(type='int', default=3),
                 low_traffic=dict(type='str', choices=['promote', 'rollback'], default='promote'),
-                min_requests=dict(type='int', default=50),
-                max_error_rate=dict(type='float', default=0.01),
-                latency_quantile=dict(type='float', default=0.95),
-                max_latency_ratio=dict(type='float', default=1.5),
-                latency_floor=dict(type='float', default=0.1),
+                **THRESHOLD_ARGUMENT_SPEC,
             ),
         ),
         lock_holder=dict(type='str'),

@@ -157,6 +157,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.live impor
     AnalysisInputError,
     run_release_analysis,
 )
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_ARGUMENT_SPEC
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DOCKER_CLI_ARGUMENT_SPEC, DockerCLIError
 
 
@@ -169,11 +170,7 @@ def main():
         window=dict(type='int', default=60),
         canary=dict(type='str'),
         baseline=dict(type='str'),
-        min_requests=dict(type='int', default=50),
-        max_error_rate=dict(type='float', default=0.01),
-        latency_quantile=dict(type='float', default=0.95),
-        max_latency_ratio=dict(type='float', default=1.5),
-        latency_floor=dict(type='float', default=0.1),
+        **THRESHOLD_ARGUMENT_SPEC,
     )
     argument_spec.update(DOCKER_CLI_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -32,6 +32,14 @@ DEFAULT_THRESHOLDS = {
     'min_requests': 50,
 }
 THRESHOLD_OPTIONS = tuple(DEFAULT_THRESHOLDS)
+# The same options in the argument specs of compose_deploy (analysis) and release_analysis.
+THRESHOLD_ARGUMENT_SPEC = dict(
+    min_requests=dict(type='int', default=DEFAULT_THRESHOLDS['min_requests']),
+    max_error_rate=dict(type='float', default=DEFAULT_THRESHOLDS['max_error_rate']),
+    latency_quantile=dict(type='float', default=DEFAULT_THRESHOLDS['latency_quantile']),
+    max_latency_ratio=dict(type='float', default=DEFAULT_THRESHOLDS['max_latency_ratio']),
+    latency_floor=dict(type='float', default=DEFAULT_THRESHOLDS['latency_floor']),
+)
 
 
 class Figures:
