@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,7 +41,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'integration'))
 
 from ansible_runner import ENV, ROOT, playbook_command, run_playbook  # noqa: E402
 from deploy_stack import Stack, build_app_images, free_port, kill_tree, remove_app_images, write_inventory  # noqa: E402
-from open_load import Load  # noqa: E402
+
+LOAD_JS = os.path.join(HERE, 'load.js')
 
 IMAGE = 'bench-edge/app'
 SCENARIOS = ('steady', 'policies', 'deploys', 'analysis')
@@ -87,9 +89,10 @@ class Bench:
     def under_load(self, action, settle=3, seconds=None):
         """Load through the edge around action(); at least `seconds` of it."""
         load = self.stack.load(self.rate).start()
+        started = time.monotonic()
         time.sleep(settle)
         outcome = action()
-        remaining = (seconds or 0) - (time.monotonic() - load.started)
+        remaining = (seconds or 0) - (time.monotonic() - started)
         time.sleep(max(remaining, 0) + settle)
         load.stop()
         return outcome, load
@@ -148,8 +151,8 @@ class Bench:
     def analysis(self):
         results = {}
         bad = {
-            'FAULT_ERROR_RATE=0.25': ({'FAULT_ERROR_RATE': '0.25'}, 'failure_times'),
-            'FAULT_LATENCY_MS=300': ({'FAULT_LATENCY_MS': '300'}, 'slow_times'),
+            'FAULT_ERROR_RATE=0.25': ({'FAULT_ERROR_RATE': '0.25'}, 'failed_ms'),
+            'FAULT_LATENCY_MS=300': ({'FAULT_LATENCY_MS': '300'}, 'slow_ms'),
         }
         for name, (env, marks) in bad.items():
             (run, seconds), load = self.under_load(lambda env=env: self.deploy(app_env=env), seconds=30)
@@ -169,21 +172,23 @@ class Bench:
 
 
 def summary(load):
-    report = load.report()
-    return {key: report[key] for key in ('requests', 'failed', 'seconds', 'rate', 'outcomes', 'first_errors')}
+    report = load.result
+    result = {key: report[key] for key in ('requests', 'sent', 'failed', 'outcomes', 'first_errors')}
+    result.update(seconds=round(report['seconds'], 1), rate=round(report['rate'], 1))
+    return result
 
 
 def exposure(load, marks):
     """Seconds from the first bad response to the last, and the failed share of the requests in that span."""
-    times = getattr(load, marks)
+    times = load.result[marks]
     if not times:
         return {'bad_responses': 0}
     first, last = min(times), max(times)
-    in_span = sum(1 for t in load.finish_times if first <= t <= last)
-    failed = sum(1 for t in load.failure_times if first <= t <= last)
+    in_span = sum(1 for t in load.result['finished_ms'] if first <= t <= last)
+    failed = sum(1 for t in load.result['failed_ms'] if first <= t <= last)
     return {
         'bad_responses': len(times),
-        'first_bad_to_all_back_s': round(last - first, 1),
+        'first_bad_to_all_back_s': round((last - first) / 1000, 1),
         'requests_in_that_span': in_span,
         'failed_in_that_span': failed,
         'failed_share': round(failed / in_span, 4) if in_span else None,
@@ -204,12 +209,13 @@ def main():
     parser.add_argument('--only', default=','.join(SCENARIOS), help='comma-separated: ' + ', '.join(SCENARIOS))
     parser.add_argument('--rate', type=float, default=300)
     parser.add_argument('--seconds', type=float, default=300)
+    parser.add_argument('--scheme', choices=['https', 'http'], default='https')
     parser.add_argument('--output', default=os.path.join(HERE, 'results', 'edge_bench.json'))
     options = parser.parse_args()
     build_app_images(IMAGE)
-    results = {'rate': options.rate, 'seconds': options.seconds}
+    results = {'rate': options.rate, 'seconds': options.seconds, 'scheme': options.scheme}
     with tempfile.TemporaryDirectory(prefix='edge-bench-') as workdir:
-        stack = HttpsStack('bench-edge', workdir)
+        stack = (HttpsStack if options.scheme == 'https' else HttpStack)('bench-edge', workdir)
         # The role's defaults for the analysis (write_inventory shortens it for the tests).
         stack.inventory = write_inventory(
             os.path.join(workdir, 'hosts.yml'),
