@@ -4,10 +4,10 @@
     .venv/bin/python bench/edge_bench.py                # 300 req/s, 300 s windows
     .venv/bin/python bench/edge_bench.py --rate 300 --seconds 60 --only steady,policies
 
-One stack as site.yml deploys it (2 replicas, HTTPS with a self-signed CA) takes
-an open-loop load (tests/integration/open_load.py: a new TLS connection per
-request, GET /version, GET /api/notes and an authenticated POST /api/notes in
-turn) in each scenario:
+One stack as site.yml deploys it (2 replicas, HTTPS with a self-signed CA, or
+plain HTTP with --scheme http) takes an open-loop load (bench/load.js: a new
+connection per request, GET /version, GET /api/notes and an authenticated
+POST /api/notes in turn) in each scenario:
 
 steady        nothing happens for --seconds: 0 failed is the goal.
 policies      60 s windows with the edge's settings before this collection fixed
@@ -70,9 +70,42 @@ class HttpsStack(Stack):
         return values
 
     def load(self, rate):
-        return Load(
-            'https://localhost:%d/' % self.https_port, rate, mix='api', cafile=os.path.join(self.tls_dir, 'ca.crt')
-        )
+        return NodeLoad('https://localhost:%d/' % self.https_port, rate, os.path.join(self.tls_dir, 'ca.crt'))
+
+
+class HttpStack(Stack):
+    """The same stack over plain HTTP: no TLS handshake per request, so the client keeps up with higher rates."""
+
+    def load(self, rate):
+        return NodeLoad('http://127.0.0.1:%d/' % self.port, rate, None)
+
+
+class NodeLoad:
+    """bench/load.js in the background: an open-loop client that keeps up with more connections a second."""
+
+    def __init__(self, url, rate, cafile):
+        self.command = ['node', LOAD_JS, '--url', url, '--rate', str(rate), '--mix', 'api']
+        self.command += ['--cafile', cafile] if cafile else []
+        self.process = None
+        self.result = None
+
+    def start(self):
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, text=True)
+        return self
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        out, _err = self.process.communicate(timeout=120)
+        self.result = json.loads(out)
+        return self
+
+    @property
+    def failed(self):
+        return self.result['failed']
+
+    @property
+    def total(self):
+        return self.result['requests']
 
 
 class Bench:
