@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 'use strict';
 // An open-loop HTTPS/HTTP load generator for the benchmarks: requests start at
 // a fixed rate whatever the answers take, each on a new connection (a new TLS
