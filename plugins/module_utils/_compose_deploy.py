@@ -22,6 +22,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils import _ledger as le
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.canary import check_steps
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.edge_log import EdgeLogSource
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_OPTIONS
+from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_atomic
 from ansible_collections.auraspeak.ops.plugins.module_utils._compose_cli import ComposeProject
 from ansible_collections.auraspeak.ops.plugins.module_utils._containers import project_containers
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_lock_check import DeployLockError, held_lock
@@ -29,6 +30,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_plan import 
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLI, DockerCLIError
 from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import EdgeUpstream, upstream_name
 from ansible_collections.auraspeak.ops.plugins.module_utils._image_ref import InvalidReference, split_reference
+from ansible_collections.auraspeak.ops.plugins.module_utils._project_files import ProjectFiles, ProjectFilesError
 from ansible_collections.auraspeak.ops.plugins.module_utils._release_retention import prune_images
 from ansible_collections.auraspeak.ops.plugins.module_utils._rollout import DeployFailed, EdgeSwitch, Rollout
 from ansible_collections.auraspeak.ops.plugins.module_utils._secret_mask import mask_config
@@ -47,8 +49,21 @@ class ComposeDeployer:
         self.state_dir = os.path.join(self.params['state_dir'], self.name)
         self.docker = DockerCLI(module)
         self.ledger = ledger.ReleaseLedger(os.path.join(self.state_dir, 'releases.json'))
+        self.project_files = self._project_files()
+        self.files_report = {}
         self._check_version_string()
         self._check_analysis()
+
+    def _project_files(self):
+        stage = self.params['stage_dir']
+        if not stage:
+            return None
+        if not self.params['project_dir']:
+            raise InputError('stage_dir needs project_dir: the directory the staged files are installed into')
+        if not os.path.isdir(stage):
+            raise InputError("stage_dir: '%s' is not a directory on the host: render the project into it first" % stage)
+        journal = os.path.join(self.state_dir, 'files-journal.json')
+        return ProjectFiles(self.params['project_dir'], journal)
 
     def _check_version_string(self):
         try:
@@ -139,9 +154,31 @@ class ComposeDeployer:
     def run(self):
         files, cleanup = self._compose_files()
         try:
-            return self._run(self._project(files))
+            if self.module.check_mode:
+                return self._run(self._project(self._staged(files)))
+            with held_lock(
+                self.state_dir, self.params['lock_holder'], self.params['lock_stale_after'], self.module.warn
+            ):
+                return self._run_installed(files)
         finally:
             cleanup()
+
+    def _run_installed(self, files):
+        """Install the staged files, deploy from them, and switch them back if the release does not go live."""
+        self._repair_files()
+        previous = self._install_files()
+        try:
+            result = self._run(self._project(files))
+        except BaseException:
+            if self.files_report.get('state') == 'installed':
+                self.project_files.restore(previous)
+                self.files_report['state'] = 'restored'
+            raise
+        if self.files_report.get('state') == 'installed':
+            self.project_files.keep()
+        result['files'] = self.files_report
+        result['changed'] = result['changed'] or bool(self.files_report.get('changed_paths'))
+        return result
 
     def _run(self, project):
         project.ensure_version()
@@ -176,15 +213,16 @@ class ComposeDeployer:
             'previous_version': current['version'] if current else None,
             'plan': {name: plan.as_dict() for name, plan in plans.items()},
             'canary_steps': self._canary_plan(plans),
+            'files': self.files_report,
             'changed': record or edge_drift or any(p.changes for p in plans.values()),
         }
         if self.module._diff:
             result['diff'] = {'before': self._last_config(), 'after': masked}
         if self.module.check_mode:
+            result['changed'] = result['changed'] or bool(self.files_report.get('changed_paths'))
             result['durations'] = {'total': round(time.monotonic() - self.started, 2)}
             return result
-        with held_lock(self.state_dir, self.params['lock_holder'], self.params['lock_stale_after'], self.module.warn):
-            result.update(self._deploy(project, plans, edge, record, config_hash, image_ids, image_refs, masked))
+        result.update(self._deploy(project, plans, edge, record, config_hash, image_ids, image_refs, masked))
         result['durations']['total'] = round(time.monotonic() - self.started, 2)
         return result
 
@@ -192,17 +230,27 @@ class ComposeDeployer:
         release_id = None
         if record:
             release_id = self._start_release(config_hash, image_ids, image_refs)
+            if self.files_report.get('state') == 'installed':
+                self.project_files.note_release(release_id)
+        edge_before = edge.snapshot() if edge else None
         rollout = Rollout(self.docker, project, edge, self._rollout_settings())
         try:
             live = rollout.run(plans)
         except DeployFailed as exc:
             if release_id:
                 self._finish(release_id, exc.status, exc.reason, exc.details.get('analysis'))
-            exc.details.update(actions=rollout.actions, durations=rollout.durations, release_id=release_id)
+            exc.details.update(
+                actions=rollout.actions,
+                durations=rollout.durations,
+                release_id=release_id,
+                edge_restored=edge.restore(edge_before) if edge else False,
+            )
             raise
         except BaseException as exc:
             if release_id:
                 self._finish(release_id, 'failed', 'unexpected error: %s' % exc)
+            if edge:
+                edge.restore(edge_before)
             raise
         if release_id:
             self._finish(release_id, 'active', None, rollout.actions.get('analysis'))
@@ -304,10 +352,53 @@ class ComposeDeployer:
 
     # -- files -------------------------------------------------------------------
 
+    def _staged(self, files):
+        """In check mode the compose files are read from stage_dir, where the role rendered them."""
+        stage, project_dir = self.params['stage_dir'], self.params['project_dir']
+        if not stage:
+            return files
+        self.params['project_dir'] = stage
+        self.files_report = self._plan_files()
+        return [os.path.join(stage, os.path.relpath(f, project_dir)) for f in files]
+
+    def _plan_files(self):
+        changed, layout = self.project_files.plan(self.params['stage_dir'])
+        return {
+            'state': 'unchanged' if not (changed or layout) else 'to_install',
+            'changed_paths': changed,
+            'serving': self.project_files.current(),
+        }
+
+    def _repair_files(self):
+        """A run killed while its files were on trial: put the files of the serving release back."""
+        if not self.project_files:
+            return
+        data = self.ledger.read()
+        finished = lambda rid: any(e.get('id') == rid and e.get('status') == 'active' for e in data['releases'])  # noqa: E731
+        repaired = self.project_files.repair(finished)
+        if repaired == 'restored':
+            self.module.warn(
+                'an earlier run of %s was stopped while its files were on trial: the files of the serving '
+                'release are back in %s' % (self.name, self.params['project_dir'])
+            )
+
+    def _install_files(self):
+        """Switch project_dir to the staged files; returns the set that served before."""
+        if not self.project_files:
+            return None
+        self.files_report = self._plan_files()
+        if self.files_report['state'] == 'unchanged':
+            return None
+        previous = self.project_files.install(self.params['stage_dir'])
+        self.files_report.update(state='installed', serving=self.project_files.current(), previous=previous)
+        return previous
+
     def _compose_files(self):
         """The compose files to use, and a cleanup function for any temporary one."""
         if self.params['files']:
             for path in self.params['files']:
+                if self.params['stage_dir']:  # installed by this run: they are in the stage
+                    path = os.path.join(self.params['stage_dir'], os.path.relpath(path, self.params['project_dir']))
                 if not os.path.isfile(path):
                     raise InputError("files: '%s' does not exist on the host: render or copy it first" % path)
             return self.params['files'], lambda: None
@@ -319,7 +410,7 @@ class ComposeDeployer:
             return [path], lambda: os.unlink(path)
         os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
         path = os.path.join(self.state_dir, 'compose.json')
-        _write_private(path, text)
+        write_atomic(path, text)
         return [path], lambda: None
 
     def _last_config(self):
@@ -331,7 +422,7 @@ class ComposeDeployer:
 
     def _save_last_config(self, masked):
         os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
-        _write_private(os.path.join(self.state_dir, 'last-config.json'), json.dumps(masked, indent=2, sort_keys=True))
+        write_atomic(os.path.join(self.state_dir, 'last-config.json'), json.dumps(masked, indent=2, sort_keys=True))
 
 
 def _release_hash(hashes, image_ids):
@@ -339,25 +430,24 @@ def _release_hash(hashes, image_ids):
     return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
-def _write_private(path, text):
-    handle, temp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(path))
-    with os.fdopen(handle, 'w', encoding='utf-8') as out:
-        out.write(text)
-    os.chmod(temp, 0o600)
-    os.replace(temp, path)
-
-
 def run_compose_deploy(module):
     """Entry point used by the module: returns (failed, result)."""
+    deployer = None
     try:
-        return False, ComposeDeployer(module).run()
-    except (InputError, DeployLockError) as exc:
-        return True, {'msg': str(exc), 'changed': False}
+        deployer = ComposeDeployer(module)
+        return False, deployer.run()
+    except (InputError, DeployLockError, ProjectFilesError) as exc:
+        result = {'msg': str(exc), 'changed': False}
     except DockerCLIError as exc:
-        return True, exc.as_result()
+        result = exc.as_result()
     except DeployFailed as exc:
         result = {'msg': exc.reason, 'changed': True}
         result.update(exc.details)
-        return True, result
     except ledger.LedgerError as exc:
-        return True, {'msg': str(exc)}
+        result = {'msg': str(exc)}
+    files = deployer.files_report if deployer else {}
+    if files:
+        result['files'] = files
+    if files.get('state') == 'restored':
+        result['msg'] += '; the files of the serving release are back in %s' % module.params['project_dir']
+    return True, result

@@ -24,10 +24,10 @@ import socket
 import tempfile
 import time
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import fsync_dir
 from ansible_collections.auraspeak.ops.plugins.module_utils._ledger import (
     DEFAULT_STATE_DIR,
     ensure_dir,
-    fsync_dir,
     parse_time,
     project_file,
     utc_now,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_atomic
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
 
 # A replica is taken out by nginx only after 3 errors within 10 s, and never
@@ -131,13 +131,30 @@ class EdgeUpstream:
             return False, True
         os.makedirs(self.upstream_dir, mode=0o755, exist_ok=True)
         placeholders = {p: _read(p) for p in stale_placeholders}
-        _atomic_write(self.path, text)
+        write_atomic(self.path, text, mode=0o644)
         for path in stale_placeholders:
             os.unlink(path)
         if not self.edge_running():
             return True, False
         self._test_and_reload(previous, placeholders)
         return True, True
+
+    def snapshot(self, upstream_names):
+        """{path: text or None} of the project's upstream file and placeholders, for restore()."""
+        paths = [self.path] + [placeholder_path(self.upstream_dir, n) for n in upstream_names]
+        return {path: _read(path) if os.path.exists(path) else None for path in paths}
+
+    def restore(self, snapshot):
+        """Put the files of snapshot() back byte for byte and reload nginx; returns whether any differed."""
+        differ = {p: t for p, t in snapshot.items() if (_read(p) if os.path.exists(p) else None) != t}
+        for path, text in differ.items():
+            if text is None:
+                os.unlink(path)
+            else:
+                write_atomic(path, text, mode=0o644)
+        if differ and self.edge_running():
+            self.docker.run(['exec', self.container, 'nginx', '-s', 'reload'])
+        return bool(differ)
 
     def _test_and_reload(self, previous, placeholders):
         rc, out, err = self.docker.run(['exec', self.container, 'nginx', '-t'], check=False)
@@ -157,27 +174,11 @@ class EdgeUpstream:
         if previous is None:
             os.unlink(self.path)
         else:
-            _atomic_write(self.path, previous)
+            write_atomic(self.path, previous, mode=0o644)
         for path, text in placeholders.items():
-            _atomic_write(path, text)
+            write_atomic(path, text, mode=0o644)
 
 
 def _read(path):
     with open(path, encoding='utf-8') as handle:
         return handle.read()
-
-
-def _atomic_write(path, text):
-    directory = os.path.dirname(path)
-    handle, temp = tempfile.mkstemp(prefix='.upstream-', dir=directory)
-    try:
-        with os.fdopen(handle, 'w', encoding='utf-8') as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise

@@ -29,7 +29,8 @@ import fcntl
 import json
 import os
 import re
-import tempfile
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_atomic
 
 STATUSES = ('deploying', 'active', 'superseded', 'failed', 'rolled_back', 'interrupted')
 # rolled_back: the release served a canary share of the traffic and the release
@@ -88,14 +89,6 @@ def ensure_dir(path, mode=0o755):
         except FileExistsError:
             continue
         os.chmod(directory, mode)
-
-
-def fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # datetime.timezone.utc, not datetime.UTC (Python 3.11+): this runs on managed hosts' Pythons.
@@ -180,20 +173,7 @@ class ReleaseLedger:
             os.close(fd)  # also releases the flock
 
     def _write(self, data):
-        text = json.dumps(data, indent=2, ensure_ascii=False) + '\n'
-        fd, temp = tempfile.mkstemp(dir=self.directory, prefix='.%s.' % LEDGER_NAME, suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-                handle.write(text)
-                handle.flush()
-                os.fchmod(handle.fileno(), 0o644)
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
-        fsync_dir(self.directory)
+        write_atomic(self.path, json.dumps(data, indent=2, ensure_ascii=False) + '\n', mode=0o644)
 
 
 def _shape_problem(data):

@@ -259,6 +259,13 @@ class EdgeSwitch:
     def is_current(self, live):
         return self.upstream.current_text() == self.render(live)
 
+    def snapshot(self):
+        return self.upstream.snapshot([s.upstream for s in self.specs.values()])
+
+    def restore(self, snapshot):
+        """The edge's files as snapshot() found them (a deploy that did not go live)."""
+        return self.upstream.restore(snapshot)
+
     def switch(self, live, weights=None, reload=False):
         """Point the edge at live ({service: containers}); weights ({name: weight}) during a canary.
 

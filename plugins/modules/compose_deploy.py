@@ -56,6 +56,20 @@ options:
   project_dir:
     description: Project directory, for relative paths in the compose files. By default the directory of the first file.
     type: path
+  stage_dir:
+    description:
+      - A directory holding the project's files as this release needs them (compose files, environment
+        file, secrets), rendered and validated by the caller. Needs O(project_dir).
+      - The files are installed into O(project_dir) as one set - a copy under C(.generations/) that the
+        link C(.release) points at, with C(<name> -> .release/<name>) links - and switched in one rename.
+        Paths, content, modes and owners stay those of the staged files.
+      - If the deploy fails before the release goes live (bad input, a missing image, the migration,
+        the health gate, the release analysis), the set that served before is switched back, byte for
+        byte, and RV(files.state) is V(restored). A run killed meanwhile leaves the old set or the new one;
+        the next run puts the old one back before it starts (a journal in O(state_dir) says which).
+      - O(files) name the installed paths (under O(project_dir)); check mode reads them from the stage.
+      - The first install adopts plain files already in O(project_dir) under the same names.
+    type: path
   env_files:
     description: Files of variables for interpolation in the compose files (C(docker compose --env-file)).
     type: list
@@ -349,6 +363,16 @@ plan:
   type: dict
   sample: {app: {strategy: rolling, action: update, reason: the image changed, replicas: 2,
                  keep: [], add: 2, remove: [auraspeak-app-1, auraspeak-app-2]}}
+files:
+  description:
+    - With O(stage_dir) - what happened to the project's files. C(state) is V(unchanged), V(to_install)
+      (check mode), V(installed) (the release went live from them) or V(restored) (the release did not go
+      live; the set that served before is back). C(changed_paths) lists the paths that differ (names only,
+      never content); C(serving) names the set in C(.generations/) that serves, C(previous) the one before.
+    - Also returned when the module fails.
+  returned: when O(stage_dir) is set
+  type: dict
+  sample: {state: restored, changed_paths: [app.env, secrets/postgres_password], serving: 20261202T070102-3f2a9c1d0b4e}
 canary_steps:
   description:
     - Per rolling service whose old release still serves, the canary steps (per cent) the release analysis
@@ -434,6 +458,7 @@ def main():
         files=dict(type='list', elements='path'),
         definition=dict(type='dict'),
         project_dir=dict(type='path'),
+        stage_dir=dict(type='path'),
         env_files=dict(type='list', elements='path', default=[]),
         version=dict(type='str', required=True),
         kind=dict(type='str', choices=['deploy', 'rollback'], default='deploy'),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -95,6 +96,45 @@ class Stack:
         ).stdout
         return sorted(line.split()[0] for line in out.splitlines())
 
+    def project_tree(self):
+        """{path: (mode, sha256)} of the project directory as Compose and users see it, through its links.
+
+        The .release link and the .generations it points into are how the files are switched, not part
+        of what they say.
+        """
+        tree = {}
+        for root, dirs, files in os.walk(self.config_dir, followlinks=True):
+            if root == self.config_dir:
+                dirs[:] = [d for d in dirs if d not in ('.release', '.generations')]
+            for name in sorted(dirs + files):
+                path = os.path.join(root, name)
+                info = os.stat(path)
+                digest = None
+                if os.path.isfile(path):
+                    with open(path, 'rb') as handle:
+                        digest = hashlib.sha256(handle.read()).hexdigest()
+                tree[os.path.relpath(path, self.config_dir)] = (oct(info.st_mode & 0o7777), info.st_uid, digest)
+        return tree
+
+    def compose_up_from_files(self):
+        """`docker compose up -d --wait` from the installed files, as an operator or a recovery script would."""
+        names = sorted(n for n in os.listdir(self.config_dir) if n.startswith('base-')) + ['compose.yaml']
+        files = [arg for n in names for arg in ('--file', os.path.join(self.config_dir, n))]
+        return docker(
+            'compose',
+            '--project-name',
+            self.name,
+            '--project-directory',
+            self.config_dir,
+            *files,
+            'up',
+            '--detach',
+            '--wait',
+            '--wait-timeout',
+            '60',
+            check=False,
+        )
+
     def destroy(self):
         project = ['compose', '--project-name', self.name, '--project-directory', self.config_dir]
         compose_file = os.path.join(self.config_dir, 'compose.yaml')
@@ -107,6 +147,20 @@ class Stack:
             docker('rm', '--force', '--volumes', *ids, check=False)
         docker('rm', '--force', self.edge, check=False)
         docker('network', 'rm', self.network, check=False)
+
+
+def assert_serving_files_are_back(stack, run, tree):
+    """The failed run says its files went back, and they did: byte for byte, and Compose runs them."""
+    assert stack.project_tree() == tree
+    result = next(r for r in run.task_results(stack.name) if r.get('failed') and 'files' in r)
+    assert result['files']['state'] == 'restored', result['files']
+    assert 'the files of the serving release are back' in result['msg']
+    assert len(os.listdir(os.path.join(stack.config_dir, '.generations'))) == 1
+    before = stack.containers('app')
+    up = stack.compose_up_from_files()
+    assert up.returncode == 0, up.stderr[-2000:]
+    # The files describe what runs: Compose had nothing to recreate.
+    assert stack.containers('app') == before
 
 
 def write_inventory(path, stacks, group_vars=None):

@@ -20,7 +20,15 @@ import time
 
 import pytest
 from ansible_runner import ENV, ROOT, playbook_command, run_playbook
-from deploy_stack import Stack, build_app_images, descendants, docker, remove_app_images, write_inventory
+from deploy_stack import (
+    Stack,
+    assert_serving_files_are_back,
+    build_app_images,
+    descendants,
+    docker,
+    remove_app_images,
+    write_inventory,
+)
 
 pytestmark = pytest.mark.deploy
 
@@ -120,7 +128,7 @@ def test_check_mode_predicts_and_changes_nothing(stack):
 
 
 def test_release_whose_health_fails_leaves_the_old_one_serving(stack):
-    before = stack.containers('app')
+    before, tree = stack.containers('app'), stack.project_tree()
     with Load(stack) as load:
         run = deploy(stack, '3.0.0', app_env={'FAULT_HEALTH_FAIL': '1'}, app_health_timeout=25)
     assert run.rc != 0
@@ -131,6 +139,27 @@ def test_release_whose_health_fails_leaves_the_old_one_serving(stack):
     assert stack.containers('app') == before
     last = stack.ledger()[-1]
     assert (last['version'], last['status']) == ('3.0.0', 'failed')
+    assert_serving_files_are_back(stack, run, tree)
+
+
+def test_a_migration_that_fails_on_a_new_password_leaves_the_serving_files(stack):
+    # Only the password changes: the migration cannot log in (PostgreSQL keeps the password it has).
+    tree = stack.project_tree()
+    run = deploy(stack, '2.0.0', app_postgres_password='itest-postgres-rotated-but-not-in-the-database')
+    assert run.rc != 0
+    assert 'the migration' in ' '.join(run.failures(stack.name))
+    assert stack.served_version() == '2.0.0'
+    assert_serving_files_are_back(stack, run, tree)
+    assert stack.get('/api/notes')[0] == 200
+
+
+def test_a_missing_image_leaves_the_serving_files(stack):
+    tree = stack.project_tree()
+    run = deploy(stack, '9.9.9')
+    assert run.rc != 0
+    assert 'images not on the host: itest-deploy/app:9.9.9' in ' '.join(run.failures(stack.name))
+    assert_serving_files_are_back(stack, run, tree)
+    assert stack.served_version() == '2.0.0'
 
 
 def test_rollback_returns_to_the_previous_release(stack):
@@ -167,6 +196,7 @@ def test_concurrent_deploy_is_refused(stack):
 
 
 def test_deploy_killed_midway_converges_on_the_next_run(stack):
+    before = stack.project_tree()
     process = start_deploy(stack, '1.0.0', stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while len(stack.containers('app')) <= 2 and time.monotonic() < deadline and process.poll() is None:
@@ -179,9 +209,13 @@ def test_deploy_killed_midway_converges_on_the_next_run(stack):
             os.kill(pid, signal.SIGKILL)
     process.wait()
     assert len(stack.containers('app')) > 2  # killed with old and new containers side by side
+    killed = stack.project_tree()
 
     run = deploy(stack, '1.0.0')
     assert run.rc == 0, run.failures(stack.name)
+    # Killed, the files were the old set or the new one, never a mix; the next run put them right.
+    assert killed in (before, stack.project_tree())
+    assert not os.path.exists(os.path.join(stack.state_dir, stack.name, 'files-journal.json'))
     assert stack.served_version() == '1.0.0'
     assert len(stack.containers('app')) == 2
     statuses = [(e['version'], e['status']) for e in stack.ledger()]

@@ -47,7 +47,7 @@ POSTGRES = 'auraspeak-offline/postgres:15'
 REDIS = 'auraspeak-offline/redis:7.0'
 REVERT_MARKER = b'auraspeak-firewall-revert'
 CONFIRM_TIMEOUT = 6
-# Long enough for another run to start, and be refused, while the revert job waits.
+# Long enough to see the new table live before the revert job restores the old one.
 KILLED_RUN_CONFIRM_TIMEOUT = 12
 
 PLAYBOOK = """---
@@ -685,11 +685,20 @@ def test_commit_confirm_restores_the_rules_when_the_controller_is_lost(world):
             os.killpg(controller.pid, signal.SIGKILL)
             controller.wait()
 
-    # A new run meanwhile is refused: the pending revert job would undo it.
-    refused = world.run(world.base_vars())
+    # A new run meanwhile is refused: the pending revert job would undo it. The job is held (SIGSTOP) while
+    # that run starts, which can take longer than the timeout on a loaded machine; SIGCONT lets it go on.
+    held = revert_jobs()
+    assert held, 'the revert job is gone after the controller was killed'
+    for pid in held:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        refused = world.run(world.base_vars())
+    finally:
+        for pid in held:
+            os.kill(pid, signal.SIGCONT)
     message = failure(refused)
     assert 'A revert job of an earlier run' in message
-    assert live_fingerprint() not in (None, world.base_fingerprint), 'the revert job fired before the refused run ended'
+    assert live_fingerprint() not in (None, world.base_fingerprint), 'the refused run changed the live table'
 
     wait_for(
         lambda: live_table() == table, KILLED_RUN_CONFIRM_TIMEOUT + 15, 'the revert job to restore the previous table'

@@ -17,7 +17,14 @@ import time
 
 import pytest
 from ansible_runner import ENV, ROOT, playbook_command, run_module, run_playbook
-from deploy_stack import Stack, build_app_images, kill_tree, remove_app_images, write_inventory
+from deploy_stack import (
+    Stack,
+    assert_serving_files_are_back,
+    build_app_images,
+    kill_tree,
+    remove_app_images,
+    write_inventory,
+)
 from open_load import Load
 
 pytestmark = pytest.mark.deploy
@@ -62,7 +69,8 @@ def failed_outcomes(traffic):
 
 
 def test_a_release_failing_a_quarter_of_api_requests_is_rolled_back(stack):
-    before = stack.containers('app')
+    before, tree = stack.containers('app'), stack.project_tree()
+    upstream = _read(os.path.join(stack.dir, 'edge', 'upstreams', stack.name + '.conf'))
     with load(stack) as traffic:
         time.sleep(2)
         run = deploy(stack, '2.0.0', app_env={'FAULT_ERROR_RATE': '0.25'})
@@ -86,6 +94,9 @@ def test_a_release_failing_a_quarter_of_api_requests_is_rolled_back(stack):
     # Bounded by the exposure: at most the 10 % step's share times the injected rate, with slack
     # for the warm-up and the three failed verdicts the rollback waits for.
     assert traffic.failed <= 3 * 0.10 * 0.25 * traffic.total, (traffic.failed, traffic.total)
+    # The files the serving release runs from, and the edge's, are those from before the deploy.
+    assert _read(os.path.join(stack.dir, 'edge', 'upstreams', stack.name + '.conf')) == upstream
+    assert_serving_files_are_back(stack, run, tree)
 
 
 def test_a_release_300_ms_slower_is_rolled_back_without_a_failed_request(stack):
