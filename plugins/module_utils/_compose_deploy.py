@@ -374,7 +374,10 @@ class ComposeDeployer:
         if not self.project_files:
             return
         data = self.ledger.read()
-        finished = lambda rid: any(e.get('id') == rid and e.get('status') == 'active' for e in data['releases'])  # noqa: E731
+
+        def finished(release_id):
+            return any(e.get('id') == release_id and e.get('status') == 'active' for e in data['releases'])
+
         repaired = self.project_files.repair(finished)
         if repaired == 'restored':
             self.module.warn(

@@ -65,7 +65,7 @@ options:
         Paths, content, modes and owners stay those of the staged files.
       - If the deploy fails before the release goes live (bad input, a missing image, the migration,
         the health gate, the release analysis), the set that served before is switched back, byte for
-        byte, and RV(files.state) is V(restored). A run killed meanwhile leaves the old set or the new one;
+        byte, and RV(files) says C(state=restored). A run killed meanwhile leaves the old set or the new one;
         the next run puts the old one back before it starts (a journal in O(state_dir) says which).
       - O(files) name the installed paths (under O(project_dir)); check mode reads them from the stage.
       - The first install adopts plain files already in O(project_dir) under the same names.
