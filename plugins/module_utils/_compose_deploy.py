@@ -169,10 +169,11 @@ class ComposeDeployer:
         previous = self._install_files()
         try:
             result = self._run(self._project(files))
-        except BaseException:
+        except BaseException as exc:
             if self.files_report.get('state') == 'installed':
                 self.project_files.restore(previous)
                 self.files_report['state'] = 'restored'
+                self._note_recreated(getattr(exc, 'details', {}).get('actions') or {})
             raise
         if self.files_report.get('state') == 'installed':
             self.project_files.keep()
@@ -383,6 +384,17 @@ class ComposeDeployer:
             self.module.warn(
                 'an earlier run of %s was stopped while its files were on trial: the files of the serving '
                 'release are back in %s' % (self.name, self.params['project_dir'])
+            )
+
+    def _note_recreated(self, actions):
+        """Stateful services this run recreated from the new files keep running that way: say so."""
+        recreated = sorted(name for name, action in actions.items() if action == 'recreated')
+        if recreated:
+            self.files_report['recreated_from_new_files'] = recreated
+            self.module.warn(
+                '%s of %s were recreated from the new files before the deploy failed, and run that way: '
+                'the files now on the host would recreate them as before at the next deploy or docker compose up'
+                % (', '.join(recreated), self.name)
             )
 
     def _install_files(self):

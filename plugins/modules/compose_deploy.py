@@ -369,6 +369,8 @@ files:
       (check mode), V(installed) (the release went live from them) or V(restored) (the release did not go
       live; the set that served before is back). C(changed_paths) lists the paths that differ (names only,
       never content); C(serving) names the set in C(.generations/) that serves, C(previous) the one before.
+      C(recreated_from_new_files) names stateful services (strategy V(recreate)) the failed run had already
+      recreated from the new files: they keep running that way until the next deploy (a warning says so).
     - Also returned when the module fails.
   returned: when O(stage_dir) is set
   type: dict

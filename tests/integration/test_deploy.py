@@ -123,6 +123,7 @@ def test_check_mode_predicts_and_changes_nothing(stack):
     deploy_task = next(r for r in run.task_results(stack.name) if 'plan' in r)
     assert deploy_task['changed'] is True and deploy_task['plan']['app']['action'] == 'update'
     assert deploy_task['canary_steps'] == {'app': [10, 50]}
+    assert deploy_task['files']['state'] == 'to_install' and 'compose.yaml' in deploy_task['files']['changed_paths']
     assert stack.containers('app') + stack.containers('postgres') == before
     assert stack.served_version() == '2.0.0'
 
