@@ -33,7 +33,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._image_ref import In
 from ansible_collections.auraspeak.ops.plugins.module_utils._project_files import ProjectFiles, ProjectFilesError
 from ansible_collections.auraspeak.ops.plugins.module_utils._release_retention import prune_images
 from ansible_collections.auraspeak.ops.plugins.module_utils._rollout import DeployFailed, EdgeSwitch, Rollout
-from ansible_collections.auraspeak.ops.plugins.module_utils._secret_mask import mask_config
+from ansible_collections.auraspeak.ops.plugins.module_utils._secret_mask import mask_config, mask_values
 
 
 class InputError(Exception):
@@ -208,7 +208,7 @@ class ComposeDeployer:
         )
         live = {s.name: plans[s.name].keep for s in specs if s.strategy == ROLLING}
         edge_drift = bool(edge) and not any(p.changes for p in plans.values()) and not edge.is_current(live)
-        masked = mask_config(config, self.params['secret_env_patterns'])
+        masked = mask_config(config, self.params['secret_env_patterns'], self.params['secret_values'])
         result = {
             'version': self.params['version'],
             'previous_version': current['version'] if current else None,
@@ -218,7 +218,8 @@ class ComposeDeployer:
             'changed': record or edge_drift or any(p.changes for p in plans.values()),
         }
         if self.module._diff:
-            result['diff'] = {'before': self._last_config(), 'after': masked}
+            # Masked again: a configuration saved before a secret was declared may still hold it.
+            result['diff'] = {'before': mask_values(self._last_config(), self.params['secret_values']), 'after': masked}
         if self.module.check_mode:
             result['changed'] = result['changed'] or bool(self.files_report.get('changed_paths'))
             result['durations'] = {'total': round(time.monotonic() - self.started, 2)}

@@ -40,8 +40,12 @@ def mask_secret_flags(args, key_pattern):
     return masked
 
 
-def mask_config(config, extra_key_patterns=()):
-    """A copy of a normalized compose config with secret values replaced by MASK."""
+def mask_config(config, extra_key_patterns=(), secret_values=()):
+    """A copy of a normalized compose config with secret values replaced by MASK.
+
+    secret_values: values known to be secret, masked wherever they appear whatever the name
+    of the variable that holds them.
+    """
     key_pattern = re.compile('|'.join([DEFAULT_SECRET_KEYS, *extra_key_patterns]), re.IGNORECASE)
     masked = copy.deepcopy(config)
     for service in (masked.get('services') or {}).values():
@@ -56,14 +60,23 @@ def mask_config(config, extra_key_patterns=()):
         for item in (masked.get(section) or {}).values():
             if isinstance(item, dict) and 'content' in item:
                 item['content'] = MASK
-    return _mask_strings(masked)
+    return mask_values(masked, secret_values)
 
 
-def _mask_strings(value):
+def mask_values(value, secret_values=()):
+    """value (dicts, lists, strings) with URL passwords and every known secret value replaced by MASK."""
+    # Longest first: a secret that contains another is masked whole.
+    secrets = sorted({str(v) for v in secret_values if str(v)}, key=len, reverse=True)
+    return _mask_strings(value, secrets)
+
+
+def _mask_strings(value, secrets):
     if isinstance(value, dict):
-        return {key: _mask_strings(item) for key, item in value.items()}
+        return {key: _mask_strings(item, secrets) for key, item in value.items()}
     if isinstance(value, list):
-        return [_mask_strings(item) for item in value]
+        return [_mask_strings(item, secrets) for item in value]
     if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
         return mask_url_passwords(value)
     return value

@@ -296,6 +296,14 @@ options:
     type: list
     elements: str
     default: []
+  secret_values:
+    description:
+      - Values that are secret whatever the name of the variable holding them (the app role passes every
+        secret variable, C(app_secret_env) included). They are masked wherever they appear - in the diff,
+        in C(last-config.json) and, as C(no_log) values, in every result and error message of the module.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -370,7 +378,7 @@ files:
       live; the set that served before is back). C(changed_paths) lists the paths that differ (names only,
       never content); C(serving) names the set in C(.generations/) that serves, C(previous) the one before.
       C(recreated_from_new_files) names stateful services (strategy V(recreate)) the failed run had already
-      recreated from the new files: they keep running that way until the next deploy (a warning says so).
+      recreated from the new files; they keep running that way until the next deploy (a warning says so).
     - Also returned when the module fails.
   returned: when O(stage_dir) is set
   type: dict
@@ -518,6 +526,7 @@ def main():
         lock_stale_after=dict(type='int', default=1800),
         deployed_by=dict(type='str'),
         secret_env_patterns=dict(type='list', elements='str', default=[], no_log=False),
+        secret_values=dict(type='list', elements='str', default=[], no_log=True),
     )
     argument_spec.update(DOCKER_CLI_ARGUMENT_SPEC)
     module = AnsibleModule(

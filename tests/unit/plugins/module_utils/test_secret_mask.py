@@ -75,3 +75,21 @@ def test_mask_url_passwords(text, expected):
 
 def test_flag_without_value_at_the_end():
     assert mask_secret_flags(['--password'], re.compile(DEFAULT_SECRET_KEYS, re.I)) == ['--password']
+
+
+def test_known_secret_values_are_masked_whatever_their_name_and_wherever_they_appear():
+    config = {
+        'services': {
+            'app': {
+                'environment': {'STRIPE_SK': 'sk-live-1234', 'GREETING': 'hello', 'NOTE': 'key sk-live-1234 inside'},
+                'command': ['run', '--sk', 'sk-live-1234'],
+                'labels': {'x': 'sk-live-12345'},
+            }
+        }
+    }
+    masked = mask_config(config, secret_values=['sk-live-1234', 'sk-live-12345', ''])
+    app = masked['services']['app']
+    assert app['environment'] == {'STRIPE_SK': MASK, 'GREETING': 'hello', 'NOTE': 'key %s inside' % MASK}
+    assert app['command'] == ['run', '--sk', MASK]
+    assert app['labels'] == {'x': MASK}  # the longer secret whole, not the shorter one inside it
+    assert 'sk-live' not in repr(masked)
