@@ -34,18 +34,16 @@ def write_atomic(path, data, mode=0o600):
         data = data.encode('utf-8')
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
-    try:
+
+    def write_and_replace():
         with os.fdopen(fd, 'wb') as handle:
             os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    fsync_dir(directory)
+
+    _put_in_place(temp, write_and_replace, directory)
 
 
 def replace_symlink(path, target):
@@ -55,12 +53,21 @@ def replace_symlink(path, target):
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temp)
     os.symlink(target, temp)
-    try:
+
+    def swap():
         if os.path.isdir(path) and not os.path.islink(path):
             _exchange(temp, path)  # temp is now the directory
             shutil.rmtree(temp)
         else:
             os.replace(temp, path)
+
+    _put_in_place(temp, swap, directory)
+
+
+def _put_in_place(temp, move, directory):
+    """move() puts temp in place; if it fails, temp goes. Then the directory entry is made durable."""
+    try:
+        move()
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
