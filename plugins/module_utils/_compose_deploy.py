@@ -76,8 +76,8 @@ class ComposeDeployer:
 
     # -- reading the wanted and the live state -------------------------------
 
-    def _project(self, files):
-        project_dir = self.params['project_dir'] or os.path.dirname(os.path.abspath(files[0]))
+    def _project(self, files, project_dir=None):
+        project_dir = project_dir or self.params['project_dir'] or os.path.dirname(os.path.abspath(files[0]))
         return ComposeProject(self.docker, self.name, files, project_dir, self.params['env_files'])
 
     def _services(self, config):
@@ -155,7 +155,7 @@ class ComposeDeployer:
         files, cleanup = self._compose_files()
         try:
             if self.module.check_mode:
-                return self._run(self._project(self._staged(files)))
+                return self._run(self._planned_project(files))
             with held_lock(
                 self.state_dir, self.params['lock_holder'], self.params['lock_stale_after'], self.module.warn
             ):
@@ -177,8 +177,6 @@ class ComposeDeployer:
             raise
         if self.files_report.get('state') == 'installed':
             self.project_files.keep()
-        result['files'] = self.files_report
-        result['changed'] = result['changed'] or bool(self.files_report.get('changed_paths'))
         return result
 
     def _run(self, project):
@@ -220,12 +218,10 @@ class ComposeDeployer:
         if self.module._diff:
             # Masked again: a configuration saved before a secret was declared may still hold it.
             result['diff'] = {'before': mask_values(self._last_config(), self.params['secret_values']), 'after': masked}
-        if self.module.check_mode:
-            result['changed'] = result['changed'] or bool(self.files_report.get('changed_paths'))
-            result['durations'] = {'total': round(time.monotonic() - self.started, 2)}
-            return result
-        result.update(self._deploy(project, plans, edge, record, config_hash, image_ids, image_refs, masked))
-        result['durations']['total'] = round(time.monotonic() - self.started, 2)
+        if not self.module.check_mode:
+            result.update(self._deploy(project, plans, edge, record, config_hash, image_ids, image_refs, masked))
+        result['changed'] = result['changed'] or self.files_report.get('state') in ('to_install', 'installed')
+        result.setdefault('durations', {})['total'] = round(time.monotonic() - self.started, 2)
         return result
 
     def _deploy(self, project, plans, edge, record, config_hash, image_ids, image_refs, masked):
@@ -354,14 +350,16 @@ class ComposeDeployer:
 
     # -- files -------------------------------------------------------------------
 
-    def _staged(self, files):
-        """In check mode the compose files are read from stage_dir, where the role rendered them."""
-        stage, project_dir = self.params['stage_dir'], self.params['project_dir']
-        if not stage:
-            return files
-        self.params['project_dir'] = stage
+    def _planned_project(self, files):
+        """Check mode: the project as the staged files (not installed) describe it."""
+        if not self.project_files:
+            return self._project(files)
         self.files_report = self._plan_files()
-        return [os.path.join(stage, os.path.relpath(f, project_dir)) for f in files]
+        return self._project([self._in_stage(f) for f in files], self.params['stage_dir'])
+
+    def _in_stage(self, path):
+        """Where a path of project_dir is in stage_dir."""
+        return os.path.join(self.params['stage_dir'], os.path.relpath(path, self.params['project_dir']))
 
     def _plan_files(self):
         changed, layout = self.project_files.plan(self.params['stage_dir'])
@@ -413,8 +411,8 @@ class ComposeDeployer:
         """The compose files to use, and a cleanup function for any temporary one."""
         if self.params['files']:
             for path in self.params['files']:
-                if self.params['stage_dir']:  # installed by this run: they are in the stage
-                    path = os.path.join(self.params['stage_dir'], os.path.relpath(path, self.params['project_dir']))
+                if self.project_files:  # installed by this run: they are in the stage
+                    path = self._in_stage(path)
                 if not os.path.isfile(path):
                     raise InputError("files: '%s' does not exist on the host: render or copy it first" % path)
             return self.params['files'], lambda: None

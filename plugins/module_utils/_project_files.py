@@ -116,14 +116,15 @@ class ProjectFiles:
 
     # -- changing ----------------------------------------------------------------
 
-    def install(self, stage_dir, release_id=None):
+    def install(self, stage_dir):
         """Switch to a copy of stage_dir. Returns the name of the set that served before (None: no files)."""
         os.makedirs(self.generations, mode=0o755, exist_ok=True)
         self._sweep()
-        previous = self._adopt_plain_files(_top_level(manifest(stage_dir)))
-        name = self._copy_in(stage_dir)
-        self._write_journal({'serving': previous, 'trial': name, 'release_id': release_id})
-        for top in _top_level(manifest(stage_dir)):
+        names = sorted(os.listdir(stage_dir))
+        previous = self._adopt_plain_files(names)
+        name = self._copy_in(stage_dir, names)
+        self._write_journal({'serving': previous, 'trial': name, 'release_id': None})
+        for top in names:
             self._link(top)
         replace_symlink(self.release_link, os.path.join(GENERATIONS, name))
         return previous
@@ -186,35 +187,25 @@ class ProjectFiles:
             return None
         if current is None:
             # A copy first: until .release exists, the plain files are what serves.
-            staging = self._new_staging()
-            for name in plain:
-                _copy_entry(os.path.join(self.project_dir, name), os.path.join(staging, name))
-            current = self._finish_staging(staging)
+            current = self._copy_in(self.project_dir, plain)
             replace_symlink(self.release_link, os.path.join(GENERATIONS, current))
         for name in plain:  # same content behind the link: each step serves the same files
             replace_symlink(os.path.join(self.project_dir, name), os.path.join(RELEASE_LINK, name))
         return current
 
-    def _copy_in(self, stage_dir):
-        staging = self._new_staging()
-        for name in _top_level(manifest(stage_dir)):
-            _copy_entry(os.path.join(stage_dir, name), os.path.join(staging, name))
-        return self._finish_staging(staging)
-
-    def _new_staging(self):
+    def _copy_in(self, source_dir, names):
+        """A new set: a copy of names in source_dir, named (time and content) in one rename(2) once complete."""
         staging = os.path.join(self.generations, '.staging-%d' % os.getpid())
         if os.path.lexists(staging):
-            shutil.rmtree(staging)
+            _remove(staging)
         os.mkdir(staging, 0o755)
-        return staging
-
-    def _finish_staging(self, staging):
-        """Give a complete copy its name (time and content), in one rename(2)."""
+        for name in names:
+            _copy_entry(os.path.join(source_dir, name), os.path.join(staging, name))
         digest = hashlib.sha256(json.dumps(manifest(staging), sort_keys=True).encode()).hexdigest()[:12]
         name = '%s-%s' % (time.strftime('%Y%m%dT%H%M%S', time.gmtime()), digest)
         target = os.path.join(self.generations, name)
         if os.path.lexists(target):
-            shutil.rmtree(target)
+            _remove(target)
         os.rename(staging, target)
         fsync_dir(self.generations)
         return name
@@ -239,16 +230,14 @@ class ProjectFiles:
         """Leftovers of a run killed while it replaced a name by a link (see replace_symlink)."""
         for name in os.listdir(self.project_dir):
             if LEFTOVER.match(name):
-                path = os.path.join(self.project_dir, name)
-                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+                _remove(os.path.join(self.project_dir, name))
 
     def _prune(self, keep):
         if not os.path.isdir(self.generations):
             return
         for name in os.listdir(self.generations):
             if name != keep:
-                path = os.path.join(self.generations, name)
-                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+                _remove(os.path.join(self.generations, name))
         if keep is None:
             with contextlib.suppress(OSError):
                 os.rmdir(self.generations)
@@ -265,6 +254,10 @@ class ProjectFiles:
 
 def _top_level(entries):
     return sorted({path.split(os.sep, 1)[0] for path in entries})
+
+
+def _remove(path):
+    shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
 
 
 def _describe(path):
