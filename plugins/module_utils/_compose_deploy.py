@@ -40,6 +40,10 @@ class InputError(Exception):
     """Bad module input, found before anything changed."""
 
 
+# An hour: longer waits are a mistake (a unit in minutes or milliseconds), not a plan.
+TIMEOUT_LIMIT = 3600
+
+
 class ComposeDeployer:
     def __init__(self, module):
         self.module = module
@@ -52,6 +56,7 @@ class ComposeDeployer:
         self.project_files = self._project_files()
         self.files_report = {}
         self._check_version_string()
+        self._check_timeouts()
         self._check_analysis()
 
     def _project_files(self):
@@ -64,6 +69,16 @@ class ComposeDeployer:
             raise InputError("stage_dir: '%s' is not a directory on the host: render the project into it first" % stage)
         journal = os.path.join(self.state_dir, 'files-journal.json')
         return ProjectFiles(self.params['project_dir'], journal)
+
+    def _check_timeouts(self):
+        edge = self.params['edge'] or {}
+        for option, value, low, high in (
+            ('health_timeout', self.params['health_timeout'], 1, TIMEOUT_LIMIT),
+            ('drain_timeout', self.params['drain_timeout'], 0, TIMEOUT_LIMIT),
+            ('edge.reload_timeout', edge.get('reload_timeout', 1), 1, 300),
+        ):
+            if not low <= value <= high:
+                raise InputError('%s is %d s: it must be from %d to %d s' % (option, value, low, high))
 
     def _check_version_string(self):
         try:
@@ -344,7 +359,9 @@ class ComposeDeployer:
         edge = self.params['edge']
         if not edge:
             return None
-        upstream = EdgeUpstream(self.docker, edge['container'], edge['upstream_dir'], self.name)
+        upstream = EdgeUpstream(
+            self.docker, edge['container'], edge['upstream_dir'], self.name, edge['reload_timeout']
+        )
         options = {key: edge[key] for key in ('server_options', 'keepalive', 'keepalive_timeout', 'fallback')}
         return EdgeSwitch(upstream, self.name, specs, edge['upstream_directives'], options)
 

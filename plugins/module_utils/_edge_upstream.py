@@ -5,8 +5,9 @@
 # This module is private to the auraspeak.ops collection: its API may change
 # without notice. It keeps the edge's nginx upstreams in step with the live
 # containers: render the upstream file, validate it with `nginx -t` inside the
-# edge container, put the old file back when validation fails, and reload
-# nginx gracefully when it passes (see docs/deploy.md for the contract).
+# edge container, reload nginx gracefully and wait until it serves the file,
+# and put the old file back when validation or the reload fails (see
+# docs/deploy.md for the contract).
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import re
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_atomic
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
+from ansible_collections.auraspeak.ops.plugins.module_utils._edge_nginx import EdgeNginx
 
 # A replica is taken out by nginx only after 3 errors within 10 s, and never
 # the last one: every replica is listed again as a backup server that nginx
@@ -26,6 +28,8 @@ DEFAULT_SERVER_OPTIONS = 'max_fails=3 fail_timeout=10s'
 # below the application's own idle timeout (Node.js: 5 s by default), or
 # requests race the application closing the connection and fail with 502.
 DEFAULT_KEEPALIVE_TIMEOUT = 4
+# Seconds nginx has to start new workers after a reload before the switch counts as failed.
+DEFAULT_RELOAD_TIMEOUT = 10
 # Balancing methods with which nginx refuses backup servers.
 _NO_BACKUP_METHODS = ('hash', 'ip_hash', 'random')
 
@@ -95,11 +99,12 @@ def placeholder_path(upstream_dir, name):
 class EdgeUpstream:
     """The upstream file of one project and the edge container that reads it."""
 
-    def __init__(self, docker, container, upstream_dir, project):
+    def __init__(self, docker, container, upstream_dir, project, reload_timeout=DEFAULT_RELOAD_TIMEOUT):
         self.docker = docker
         self.container = container
         self.upstream_dir = upstream_dir
         self.path = os.path.join(upstream_dir, '%s.conf' % project)
+        self.nginx = EdgeNginx(docker, container, reload_timeout)
 
     def current_text(self):
         try:
@@ -114,30 +119,33 @@ class EdgeUpstream:
         )
         return rc == 0 and out.strip() == 'true'
 
-    def apply(self, text, upstream_names, reload=False):
-        """Install text if it differs; returns (changed, reloaded). Raises DockerCLIError when nginx rejects it.
+    def is_current(self, text, upstream_names):
+        """Whether the file holds text and nginx serves it (read it after the file was last written)."""
+        if self.current_text() != text or self._stale_placeholders(upstream_names):
+            return False
+        return not self.edge_running() or self.nginx.loaded_since(os.stat(self.path).st_mtime)
 
-        reload: reload nginx even when the file already holds text (a killed run may have written it
-        without reloading).
+    def apply(self, text, upstream_names):
+        """Make nginx serve text; returns whether anything changed. Raises DockerCLIError when nginx refuses it.
+
+        A file that already holds text is reloaded when nginx has not read it since it was written:
+        a run killed between writing it and the reload leaves it so.
         """
         previous = self.current_text()
-        stale_placeholders = [
-            p for p in (placeholder_path(self.upstream_dir, n) for n in upstream_names) if os.path.exists(p)
-        ]
+        stale_placeholders = self._stale_placeholders(upstream_names)
         if previous == text and not stale_placeholders:
-            if not reload or not self.edge_running():
-                return False, False
-            self._test_and_reload(previous, {})
-            return False, True
+            if self.is_current(text, upstream_names):
+                return False
+            self.nginx.reload()
+            return True
         os.makedirs(self.upstream_dir, mode=0o755, exist_ok=True)
         placeholders = {p: _read(p) for p in stale_placeholders}
         write_atomic(self.path, text, mode=0o644)
         for path in stale_placeholders:
             os.unlink(path)
-        if not self.edge_running():
-            return True, False
-        self._test_and_reload(previous, placeholders)
-        return True, True
+        if self.edge_running():
+            self._test_and_reload(previous, placeholders)
+        return True
 
     def snapshot(self, upstream_names):
         """{path: text or None} of the project's upstream file and placeholders, for restore()."""
@@ -145,7 +153,10 @@ class EdgeUpstream:
         return {path: _read(path) if os.path.exists(path) else None for path in paths}
 
     def restore(self, snapshot):
-        """Put the files of snapshot() back byte for byte and reload nginx; returns whether any differed."""
+        """Put the files of snapshot() back byte for byte and signal a reload; returns whether any differed.
+
+        Called while a failure is handled: the reload is not waited for, so it cannot hide that failure.
+        """
         differ = {p: t for p, t in snapshot.items() if (_read(p) if os.path.exists(p) else None) != t}
         for path, text in differ.items():
             if text is None:
@@ -153,8 +164,11 @@ class EdgeUpstream:
             else:
                 write_atomic(path, text, mode=0o644)
         if differ and self.edge_running():
-            self.docker.run(['exec', self.container, 'nginx', '-s', 'reload'])
+            self.nginx.signal_reload()
         return bool(differ)
+
+    def _stale_placeholders(self, upstream_names):
+        return [p for p in (placeholder_path(self.upstream_dir, n) for n in upstream_names) if os.path.exists(p)]
 
     def _test_and_reload(self, previous, placeholders):
         rc, out, err = self.docker.run(['exec', self.container, 'nginx', '-t'], check=False)
@@ -168,7 +182,16 @@ class EdgeUpstream:
                 stdout=out,
                 stderr=err,
             )
-        self.docker.run(['exec', self.container, 'nginx', '-s', 'reload'])
+        try:
+            self.nginx.reload()
+        except DockerCLIError as exc:
+            # The file must name what nginx serves: the next edge start reads it, and the new
+            # containers it names are removed now. nginx reloads the old file when it can.
+            self._restore(previous, placeholders)
+            self.nginx.signal_reload()
+            raise DockerCLIError(
+                '%s; the previous file is back in place' % exc.msg, cmd=exc.cmd, rc=exc.rc, stderr=exc.stderr
+            ) from None
 
     def _restore(self, previous, placeholders):
         if previous is None:

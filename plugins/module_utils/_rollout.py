@@ -160,15 +160,10 @@ class Rollout:
             'baseline': upstream_addresses(baseline, plan.spec.port),
         }
 
-        shifted = []
-
         def shift(percent):
             old, new = split_traffic(len(baseline), len(canary), percent)
             weights = dict([(c.name, old) for c in baseline] + [(c.name, new) for c in canary])
-            # The first step reloads nginx even when a killed run left the same file:
-            # that run may have died between writing it and the reload.
-            self.edge.switch(dict(live, **{service: baseline + canary}), weights, reload=not shifted)
-            shifted.append(percent)
+            self.edge.switch(dict(live, **{service: baseline + canary}), weights)
 
         source = settings['source'](time.time())
         try:
@@ -257,24 +252,26 @@ class EdgeSwitch:
         return render_upstreams(self.project, blocks, self.directives, **self.options)
 
     def is_current(self, live):
-        return self.upstream.current_text() == self.render(live)
+        """Whether nginx serves live: the file says so and nginx has read it since."""
+        return self.upstream.is_current(self.render(live), self._upstream_names())
 
     def snapshot(self):
-        return self.upstream.snapshot([s.upstream for s in self.specs.values()])
+        return self.upstream.snapshot(self._upstream_names())
 
     def restore(self, snapshot):
         """The edge's files as snapshot() found them (a deploy that did not go live)."""
         return self.upstream.restore(snapshot)
 
-    def switch(self, live, weights=None, reload=False):
+    def switch(self, live, weights=None):
         """Point the edge at live ({service: containers}); weights ({name: weight}) during a canary.
 
-        reload: reload nginx even when the file is unchanged (see EdgeUpstream.apply).
+        Returns once nginx serves the new file; raises DockerCLIError, with the old file back, when it does not.
         """
-        changed, _reloaded = self.upstream.apply(
-            self.render(live, weights), [s.upstream for s in self.specs.values()], reload=reload
-        )
+        changed = self.upstream.apply(self.render(live, weights), self._upstream_names())
         self.changed = self.changed or changed
+
+    def _upstream_names(self):
+        return [s.upstream for s in self.specs.values()]
 
 
 def _last_line(text):

@@ -110,11 +110,11 @@ options:
         description: nginx upstream name. Default C(<project>_<service>), non-alphanumerics as C(_).
         type: str
   health_timeout:
-    description: Seconds new containers have to become healthy.
+    description: Seconds new containers have to become healthy, from 1 to 3600.
     type: int
     default: 120
   drain_timeout:
-    description: Seconds between switching the edge to the new containers and stopping the old ones.
+    description: Seconds between switching the edge to the new containers and stopping the old ones, from 0 to 3600.
     type: int
     default: 10
   keep_releases:
@@ -195,6 +195,14 @@ options:
             default), or requests race the application closing the connection and fail with 502.
         type: int
         default: 4
+      reload_timeout:
+        description:
+          - Seconds nginx has to load the new upstream file after its reload (1 to 300). The switch counts
+            only when every nginx worker that takes requests is new, so the old replicas are never stopped
+            while nginx still sends to them; when it does not happen in time, the previous file is put back
+            and the deploy fails with nginx's own error.
+        type: int
+        default: 10
   analysis:
     description:
       - Release analysis (canary) for the rolling services behind O(edge). After the new replicas pass
@@ -506,6 +514,7 @@ def main():
                 fallback=dict(type='bool', default=True),
                 keepalive=dict(type='int', default=32),
                 keepalive_timeout=dict(type='int', default=4),
+                reload_timeout=dict(type='int', default=10),
             ),
         ),
         analysis=dict(

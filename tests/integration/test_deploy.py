@@ -243,6 +243,7 @@ def host_fingerprint(stack):
         ({'app_version': 'v1 beta'}, "app_version 'v1 beta' must be a valid image tag"),
         ({'app_replicas': 0}, 'app_replicas (0) a whole number of at least 1'),
         ({'app_replicas': -1}, 'app_replicas (-1) a whole number of at least 1'),
+        ({'app_drain_timeout': -5}, 'app_drain_timeout (-5) from 0 to 3600'),
         ({'app_compose_files': ['tests/integration/files/invalid-compose.yaml']}, 'services.app.ports'),
     ],
 )
@@ -368,6 +369,87 @@ def test_env_file_is_private(stack):
     info = os.stat(os.path.join(stack.config_dir, 'app.env'))
     assert (info.st_mode & 0o777, info.st_uid) == (0o600, 0)
     assert docker('exec', stack.containers('app')[0], 'id', '-u').stdout.strip() == '1000'
+
+
+def upstream_file(stack):
+    return os.path.join(stack.dir, 'edge', 'upstreams', stack.name + '.conf')
+
+
+def read_text(path):
+    with open(path, encoding='utf-8') as handle:
+        return handle.read()
+
+
+@contextlib.contextmanager
+def edge_master_frozen(stack):
+    """SIGSTOP on the edge's nginx master: its workers serve on, but it cannot act on a reload."""
+    pid = int(docker('inspect', '--format', '{{.State.Pid}}', stack.edge).stdout)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_a_switch_nginx_never_loads_fails_and_leaves_the_old_release_serving(stack):
+    before, upstream, tree = stack.containers('app'), read_text(upstream_file(stack)), stack.project_tree()
+    with Load(stack) as load:
+        with edge_master_frozen(stack):
+            run = deploy(stack, '2.0.0', app_analysis=False, app_edge_reload_timeout=5)
+        time.sleep(2)
+    assert run.rc != 0
+    assert 'did not load the new upstreams within 5 s' in ' '.join(run.failures(stack.name))
+    # Before the switch was verified, the run stopped the old replicas nginx still sent to: 502s.
+    assert load.failed == 0, load.outcomes
+    assert stack.containers('app') == before
+    assert read_text(upstream_file(stack)) == upstream
+    assert stack.project_tree() == tree
+    assert stack.served_version() == '1.0.0'
+    assert (stack.ledger()[-1]['version'], stack.ledger()[-1]['status']) == ('2.0.0', 'failed')
+
+
+def test_a_reload_that_fails_puts_the_upstream_file_back(stack):
+    before, upstream, tree = stack.containers('app'), read_text(upstream_file(stack)), stack.project_tree()
+    # Without its pid file, `nginx -s reload` cannot signal the master and fails.
+    docker('exec', stack.edge, 'mv', '/run/nginx.pid', '/run/nginx.pid.held')
+    try:
+        run = deploy(stack, '2.0.0', app_analysis=False)
+    finally:
+        docker('exec', stack.edge, 'mv', '/run/nginx.pid.held', '/run/nginx.pid')
+    assert run.rc != 0
+    message = ' '.join(run.failures(stack.name))
+    assert 'nginx.pid' in message and 'the previous file is back in place' in message, message
+    assert_serving_files_are_back(stack, run, tree)
+    assert stack.containers('app') == before
+    # The file names the live replicas, not the removed new ones: the edge starts again from it.
+    assert read_text(upstream_file(stack)) == upstream
+    docker('restart', stack.edge)
+    deadline = time.monotonic() + 20
+    while stack.served_version() != '1.0.0' and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert stack.served_version() == '1.0.0'
+
+
+def test_an_edge_that_has_not_loaded_its_file_is_reloaded_by_the_next_run(stack):
+    path = upstream_file(stack)
+    upstream = read_text(path)
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write('upstream %s_app {\n    server 127.0.0.1:9 down;\n}\n' % stack.name.replace('-', '_'))
+    docker('exec', stack.edge, 'nginx', '-s', 'reload')
+    deadline = time.monotonic() + 20
+    while stack.get()[0] != 502 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # The file is right again but nginx has not read it, as a run killed before its reload leaves it.
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(upstream)
+    assert stack.get()[0] == 502
+
+    run = deploy(stack, '1.0.0')
+    assert run.rc == 0, run.failures(stack.name)
+    assert stack.served_version() == '1.0.0'
+    assert run.host_stats(stack.name)['changed'] >= 1
+    again = deploy(stack, '1.0.0')
+    assert again.rc == 0 and again.host_stats(stack.name)['changed'] == 0
 
 
 def test_cache_invalidation_and_retention_after_a_successful_switch(stack):
