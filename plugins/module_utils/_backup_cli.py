@@ -112,7 +112,7 @@ def _store(result, key, value):
 
 def jobs_snapshot(cfg, release):
     outcome = snapshot.take_snapshot(cfg, release)
-    return {'id': outcome['id'], 'bytes': outcome['size'], 'release': release}
+    return {'id': outcome['id'], 'bytes': outcome['size'], 'release': release, 'reused': outcome['reused']}
 
 
 def restore_database(cfg, args):

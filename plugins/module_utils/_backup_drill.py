@@ -67,9 +67,14 @@ def drill_pgbackrest(cfg, wanted=None):
     return report
 
 
+def dump_to_drill(cfg, wanted=None):
+    """The dump a drill proves: 'latest' is the newest scheduled one, which retention keeps once verified."""
+    return dump.resolve(cfg, wanted, tagged=None)
+
+
 def drill_dump(cfg, wanted=None):
     """Checksum the dump, restore it into a throwaway container with pg_restore, compare."""
-    path = dump.resolve(cfg, wanted)
+    path = dump_to_drill(cfg, wanted)
     manifest = dump.load_manifest(path)
     report = {
         'kind': 'dump',

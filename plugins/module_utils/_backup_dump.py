@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import subprocess
@@ -41,6 +42,17 @@ def dump_id(path):
 def parse_name(name):
     match = _NAME.match(name)
     return match.groupdict() if match else None
+
+
+def taken_at(path):
+    """When a dump was taken (its name's UTC stamp), as a time.time() value."""
+    return calendar.timegm(time.strptime(parse_name(os.path.basename(path))['stamp'], '%Y%m%dT%H%M%SZ'))
+
+
+def is_scheduled(identifier):
+    """Whether a dump id names a scheduled dump (untagged), not a pre-migration snapshot."""
+    parts = parse_name(identifier + SUFFIX)
+    return bool(parts) and not parts['tag']
 
 
 def list_dumps(directory, tagged=None):
@@ -187,8 +199,8 @@ def rotate(cfg, keep, verified_id, tagged=None):
     return removed
 
 
-def resolve(cfg, wanted=None):
-    """A dump path from an id, a path, or 'latest' (the newest dump, scheduled or not)."""
+def resolve(cfg, wanted=None, tagged='*'):
+    """A dump path from an id, a path, or 'latest': the newest dump list_dumps(tagged) finds (scheduled or not)."""
     if wanted and wanted != 'latest':
         path = (
             wanted
@@ -198,7 +210,7 @@ def resolve(cfg, wanted=None):
         if not os.path.exists(path):
             raise BackupError('dump %s does not exist' % path)
         return path
-    dumps = list_dumps(cfg.dump['dir'], '*')
+    dumps = list_dumps(cfg.dump['dir'], tagged)
     if not dumps:
         raise BackupError('%s holds no complete dump yet: run backup.yml -e backup_kind=dump first' % cfg.dump['dir'])
     return dumps[-1]

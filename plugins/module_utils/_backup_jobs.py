@@ -102,7 +102,10 @@ def run_verify(cfg, kind, wanted=None):
         report['seconds'] = round(time.time() - started, 3)
         if kind == 'restic':
             report['verified_as'] = ','.join(restic.mark_verified(cfg, [snap['id'] for snap in report['snapshots']]))
-        cfg.state.mark_verified(kind, report.get('verified_as') or report['id'])
+        # A drill of a pre-migration snapshot proves it, but retention keeps the
+        # verified scheduled dump: that mark stays where it is.
+        if kind != 'dump' or dump.is_scheduled(report['id']):
+            cfg.state.mark_verified(kind, report.get('verified_as') or report['id'])
         result.update(report)
         return report['id'], None
 

@@ -31,22 +31,50 @@ def count_writes(cfg):
 
 
 def take_snapshot(cfg, release):
-    """The pre-migration dump of a release; keeps the newest snapshot_keep snapshots."""
+    """The pre-migration dump of a release, taken once; keeps the newest snapshot_keep snapshots.
+
+    A re-run of the release that went last (after a kill, a replica-count or env
+    change) runs the migration again over a database it migrated already: a
+    snapshot now would hold the migration, so the release keeps the one taken
+    before its migration first ran. Returns the outcome, with reused true then.
+    """
+    reused = {}
 
     def func():
+        earlier = _snapshot_of_last_release(cfg, release)
+        if earlier:
+            reused['reused'] = True
+            return dump.dump_id(earlier), os.path.getsize(earlier)
         path, size = dump.take_dump(cfg, tag=snapshot_tag(release))
         dump.rotate(cfg, int(cfg.dump.get('snapshot_keep', 5)), None, tagged=SNAPSHOT_TAG)
         return dump.dump_id(path), size
 
-    return recorded(cfg, 'snapshot', func)
+    outcome = recorded(cfg, 'snapshot', func)
+    return dict(outcome, reused=reused.get('reused', False))
+
+
+# Jobs that replace the database: after one, a deploy migrates a different database.
+DATABASE_REPLACED_BY = ('rollback-database', 'restore')
+
+
+def _snapshot_of_last_release(cfg, release):
+    """The newest pre-migration snapshot when it is release's and still describes the database's past.
+
+    None when another release migrated since (its snapshot is newer), or a database
+    rollback or restore replaced the database after it was taken.
+    """
+    found = dump.list_dumps(cfg.dump['dir'], SNAPSHOT_TAG)
+    if not found or dump.parse_name(os.path.basename(found[-1]))['tag'] != snapshot_tag(release):
+        return None
+    jobs = cfg.state.load()['jobs']
+    replaced = max((jobs.get(job, {}).get('last_success') or 0) for job in DATABASE_REPLACED_BY)
+    return None if replaced >= dump.taken_at(found[-1]) else found[-1]
 
 
 def mark_deployed(cfg, snapshot_id):
     """Once the release is live: the write count a later rollback is measured against."""
     dump.resolve(cfg, snapshot_id)
-    writes = count_writes(cfg)
-    cfg.state.record_deployed(snapshot_id, writes)
-    return writes
+    return cfg.state.record_deployed(snapshot_id, count_writes(cfg))
 
 
 def latest_snapshot(cfg, release=None):

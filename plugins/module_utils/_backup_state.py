@@ -103,10 +103,17 @@ class BackupState:
         self._save(state)
 
     def record_deployed(self, snapshot_id, writes):
-        """The write count once the release that followed a pre-migration snapshot went live."""
+        """The write count once the release that followed a pre-migration snapshot went live; returns the count kept.
+
+        The first count stays: a re-run of the release reuses its snapshot, and the
+        writes made between the two runs are data a rollback would discard too.
+        """
         state = self.load()
-        state.setdefault('snapshots', {})[snapshot_id] = {'writes_after_deploy': writes, 'at': now()}
-        self._save(state)
+        snapshots = state.setdefault('snapshots', {})
+        if snapshot_id not in snapshots:
+            snapshots[snapshot_id] = {'writes_after_deploy': writes, 'at': now()}
+            self._save(state)
+        return snapshots[snapshot_id]['writes_after_deploy']
 
     def deployed(self, snapshot_id):
         return self.load().get('snapshots', {}).get(snapshot_id)

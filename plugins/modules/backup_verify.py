@@ -45,7 +45,10 @@ options:
   backup:
     description:
       - Which backup - a pgBackRest set label (V(20261126-030000F)), a dump id or path, or a restic
-        snapshot id. V(latest) is the newest one (for V(restic), the newest snapshot of every volume).
+        snapshot id. V(latest) is the newest one (for V(restic), the newest snapshot of every volume; for
+        V(dump), the newest scheduled dump, never a pre-migration snapshot).
+      - A drill of a pre-migration snapshot (named by its id) proves it but does not move the verified mark
+        that dump retention keeps.
     type: str
     default: latest
 attributes:
@@ -138,6 +141,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_pgbac
 from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_restic as restic
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_config import config_path, load
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import BackupError
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup_drill import dump_to_drill
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_jobs import run_verify
 
 
@@ -146,7 +150,7 @@ def planned(cfg, kind, backup):
     if kind == 'pgbackrest':
         return pgbackrest.resolve_set(cfg, backup)['label']
     if kind == 'dump':
-        return dump.dump_id(dump.resolve(cfg, backup))
+        return dump.dump_id(dump_to_drill(cfg, backup))
     return ','.join(snap['short_id'] for snap in restic.resolve(cfg, backup))
 
 

@@ -246,6 +246,21 @@ def test_database_rollback_is_refused_while_it_would_discard_writes(stack):
     assert {'after-deploy-1', 'after-deploy-2', 'after-deploy-3'} <= set(stack.note_titles())
 
 
+def test_a_rerun_of_the_live_release_keeps_its_one_pre_migration_snapshot(stack):
+    # A replica-count change recreates the app and runs the migration again, as a re-run after a
+    # kill or an env change does: the database is migrated already, its snapshot would be no rollback.
+    snapshots = stack.dumps(snapshots=True)
+    run = run_playbook('playbooks/deploy.yml', {'app_version': '2.0.0', 'app_replicas': 3}, inventory=stack.inventory)
+    assert run.rc == 0, run.failures(stack.name)
+    assert len(stack.containers('app')) == 3
+    assert stack.dumps(snapshots=True) == snapshots
+    # The writes since the release first went live still count, the re-run did not reset them.
+    refused = run_playbook('playbooks/rollback.yml', {'rollback_database': True}, inventory=stack.inventory)
+    assert refused.rc != 0
+    assert 'would discard 3 row writes' in ' '.join(refused.failures(stack.name))
+    assert stack.served_version() == '2.0.0'
+
+
 def test_forced_database_rollback_restores_the_snapshot_and_the_previous_release(stack):
     run = run_playbook(
         'playbooks/rollback.yml',
@@ -277,3 +292,18 @@ def test_a_failed_pre_migration_snapshot_stops_the_deploy_before_the_migration(s
     assert 'tags' not in stack.tables()  # migration 0004 never ran
     assert stack.ledger()[-1]['version'] == '2.0.0' and stack.ledger()[-1]['status'] == 'failed'
     assert stack.job('snapshot')['status'] == 'failed'
+
+
+def test_the_dump_drill_proves_a_scheduled_dump_not_a_pre_migration_snapshot(stack):
+    stack.backup_cli('backup', 'dump')
+    scheduled = stack.dumps()[-1]
+    stack.backup_cli('snapshot', '9.9.9')  # newer than the scheduled dump, as a deploy's would be
+    snapshot = stack.dumps(snapshots=True)[-1]
+    assert snapshot.endswith('-pre-migration-9.9.9')
+    _rc, report = stack.backup_cli('verify', 'dump')
+    # Retention keeps the verified dump: it must be one retention counts, not a snapshot.
+    assert report['id'] == scheduled
+    assert stack.state()['verified']['dump'] == scheduled
+    _rc, report = stack.backup_cli('verify', 'dump', '--backup', snapshot)
+    assert report['id'] == snapshot and report['mismatches'] == []
+    assert stack.state()['verified']['dump'] == scheduled

@@ -6,6 +6,8 @@ import pytest
 
 from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_dump as dump
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import BackupError
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup_snapshot import _snapshot_of_last_release
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup_state import BackupState
 
 S1, S2, S3, S4, S5 = (
     '20261120T030000Z',
@@ -236,3 +238,36 @@ def test_resolve_without_dumps(tmp_path):
 def test_quote_ident():
     assert dump.quote_ident('app') == '"app"'
     assert dump.quote_ident('we"ird') == '"we""ird"'
+
+
+@pytest.mark.parametrize(
+    'snapshots, replaced, release, expected',
+    [
+        ([], None, '2.0.0', None),
+        ([('20261124T010000Z', '2.0.0')], None, '2.0.0', 'auraspeak-20261124T010000Z-pre-migration-2.0.0'),
+        # Another release migrated since: a new deploy of 2.0.0 migrates again and needs its own.
+        ([('20261124T010000Z', '2.0.0'), ('20261124T020000Z', '3.0.0')], None, '2.0.0', None),
+        ([('20261124T010000Z', '2.0.0')], None, '2.0.0-rc1', None),
+        # A database rollback or restore since: the database the release migrates now is another one.
+        ([('20261124T010000Z', '2.0.0')], 'rollback-database', '2.0.0', None),
+        ([('20261124T010000Z', '2.0.0')], 'restore', '2.0.0', None),
+    ],
+)
+def test_a_release_reuses_its_snapshot_only_while_it_is_the_last_one(tmp_path, snapshots, replaced, release, expected):
+    dumps_dir = tmp_path / 'dumps'
+    dumps_dir.mkdir()
+    state = BackupState(str(tmp_path / 'state'), 'auraspeak')
+    if replaced:
+        after_the_snapshot = dump.taken_at(str(dumps_dir / dump.dump_name('auraspeak', '20261124T013000Z')))
+        state.record(replaced, True, after_the_snapshot - 5, after_the_snapshot)
+    make(dumps_dir, '20261124T030000Z')  # a scheduled dump is no snapshot
+    for stamp, version in snapshots:
+        make(dumps_dir, stamp, tag='pre-migration-' + version)
+    found = _snapshot_of_last_release(SimpleNamespace(dump={'dir': str(dumps_dir)}, state=state), release)
+    assert (dump.dump_id(found) if found else None) == expected
+
+
+def test_scheduled_dumps_and_snapshots_are_told_apart():
+    assert dump.is_scheduled('auraspeak-20261124T030000Z')
+    assert not dump.is_scheduled('auraspeak-20261124T030000Z-pre-migration-2.0.0')
+    assert dump.taken_at('/x/auraspeak-20261124T030000Z.dump') == 1795489200

@@ -172,6 +172,13 @@ def test_record_deployed(state, monkeypatch):
     assert saved(state)['jobs'] == {}
 
 
+def test_the_first_deployed_count_of_a_snapshot_stays(state):
+    # A re-run of the release reuses its snapshot: writes since the first go-live still count.
+    assert state.record_deployed('snap-1', 42) == 42
+    assert state.record_deployed('snap-1', 99) == 42
+    assert state.deployed('snap-1')['writes_after_deploy'] == 42
+
+
 def test_verified_and_snapshots_survive_records(state):
     state.mark_verified('dump', 'd1')
     state.record_deployed('snap-1', 5)
