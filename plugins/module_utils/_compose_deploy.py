@@ -200,6 +200,11 @@ class ComposeDeployer:
         hashes = project.config_hashes(config)
         image_ids, image_refs = self._image_ids(config)
         missing = sorted(name for name, image_id in image_ids.items() if image_id is None)
+        to_build = []
+        if self.module.check_mode:
+            # The play's build only planned: those images are new ones, not missing ones.
+            to_build = sorted({image_refs[m] for m in missing} & set(self.params['images_to_build']))
+            missing = [m for m in missing if image_refs[m] not in to_build]
         if missing and self.params['pull'] == 'never':
             raise InputError(
                 'images not on the host: %s; build or load them first, or set pull=missing'
@@ -227,6 +232,7 @@ class ComposeDeployer:
             'previous_version': current['version'] if current else None,
             'plan': {name: plan.as_dict() for name, plan in plans.items()},
             'canary_steps': self._canary_plan(plans),
+            'images_to_build': to_build,
             'files': self.files_report,
             'changed': record or edge_drift or any(p.changes for p in plans.values()),
         }
@@ -241,10 +247,13 @@ class ComposeDeployer:
 
     def _deploy(self, project, plans, edge, record, config_hash, image_ids, image_refs, masked):
         release_id = None
+        closed = []
         if record:
             release_id = self._start_release(config_hash, image_ids, image_refs)
             if self.files_report.get('state') == 'installed':
                 self.project_files.note_release(release_id)
+        else:
+            closed = self._close_interrupted()
         edge_before = edge.snapshot() if edge else None
         rollout = Rollout(self.docker, project, edge, self._rollout_settings())
         try:
@@ -276,14 +285,25 @@ class ComposeDeployer:
             'containers': {name: [c.name for c in items] for name, items in live.items()},
             'pruned_images': pruned,
             'analysis': rollout.actions.get('analysis'),
-            'changed': bool(record or rollout.actions or (edge and edge.changed) or pruned),
+            'changed': bool(record or closed or rollout.actions or (edge and edge.changed) or pruned),
         }
+
+    def _close_interrupted(self):
+        """A re-run of the live release records no new entry, but ends those a killed run left 'deploying'."""
+        if not any(e['status'] == 'deploying' for e in self.ledger.read()['releases']):
+            return []
+        with self.ledger.transaction() as data:
+            return self._mark_interrupted(data)
+
+    def _mark_interrupted(self, data):
+        interrupted = ledger.mark_interrupted(data, ledger.utc_now())
+        if interrupted:
+            self.module.warn('releases %s of %s were interrupted before they finished' % (interrupted, self.name))
+        return interrupted
 
     def _start_release(self, config_hash, image_ids, image_refs):
         with self.ledger.transaction() as data:
-            interrupted = ledger.mark_interrupted(data, ledger.utc_now())
-            if interrupted:
-                self.module.warn('releases %s of %s were interrupted before they finished' % (interrupted, self.name))
+            self._mark_interrupted(data)
             return ledger.start_release(
                 data,
                 version=self.params['version'],
@@ -306,6 +326,7 @@ class ComposeDeployer:
             'drain_timeout': self.params['drain_timeout'],
             'migrate': self.params['migrate'],
             'run_host_command': self.module.run_command,
+            'warn': self.module.warn,
             'analysis': self._analysis_settings(),
         }
 
@@ -359,9 +380,7 @@ class ComposeDeployer:
         edge = self.params['edge']
         if not edge:
             return None
-        upstream = EdgeUpstream(
-            self.docker, edge['container'], edge['upstream_dir'], self.name, edge['reload_timeout']
-        )
+        upstream = EdgeUpstream(self.docker, edge['container'], edge['upstream_dir'], self.name, edge['reload_timeout'])
         options = {key: edge[key] for key in ('server_options', 'keepalive', 'keepalive_timeout', 'fallback')}
         return EdgeSwitch(upstream, self.name, specs, edge['upstream_directives'], options)
 

@@ -88,9 +88,7 @@ class EdgeNginx:
         self.docker.run(['exec', self.container, 'nginx', '-s', 'reload'], check=False)
 
     def _errors_since(self, moment):
-        rc, out, err = self.docker.run(
-            ['container', 'logs', '--since', '%.3f' % moment, self.container], check=False
-        )
+        rc, out, err = self.docker.run(['container', 'logs', '--since', '%.3f' % moment, self.container], check=False)
         if rc != 0:
             return ''
         lines = [line for line in (out + err).splitlines() if '[emerg]' in line or '[alert]' in line]

@@ -144,7 +144,7 @@ class Rollout:
         if running_old:
             if self.edge:
                 self.sleep(self.settings['drain_timeout'])
-            self._stop_and_remove(running_old)
+            self._retire(running_old)
         self.actions[service] = {
             'started': [c.name for c in new],
             'stopped': [c.name for c in running_old],
@@ -214,6 +214,24 @@ class Rollout:
                 % (plan.spec.name, result.reason),
                 failed_containers=details,
             )
+
+    def _retire(self, containers):
+        """Stop and remove the old set once the new one serves: the release is live, so a failure is a warning."""
+        try:
+            self._stop_and_remove(containers)
+        except DockerCLIError as exc:
+            # One container failing (gone already, a daemon error) must not keep the others.
+            self.docker.run(['container', 'rm', '--force', *[c.id for c in containers]], check=False)
+            left = [c.name for c in containers if self._exists(c)]
+            if left:
+                self.settings['warn'](
+                    'the release is live, but the old containers %s could not be removed (%s); the next deploy '
+                    'removes them' % (', '.join(left), _last_line(exc.stderr or exc.msg))
+                )
+
+    def _exists(self, container):
+        rc, _out, _err = self.docker.run(['container', 'inspect', '--format', '{{.Id}}', container.id], check=False)
+        return rc == 0
 
     def _stop_and_remove(self, containers):
         ids = [c.id for c in containers]

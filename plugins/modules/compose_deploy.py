@@ -131,6 +131,15 @@ options:
     type: str
     choices: [missing, never]
     default: missing
+  images_to_build:
+    description:
+      - Image references the play builds before this deploy (for example with M(auraspeak.ops.image_build)).
+      - In check mode the build only plans, so these images may not be on the host yet; they count as new
+        images in the plan instead of failing the run, and RV(images_to_build) lists them. Outside check
+        mode they must exist like any other image.
+    type: list
+    elements: str
+    default: []
   migrate:
     description: A command to run once in a one-off container of the new release before traffic switches.
     type: dict
@@ -379,6 +388,12 @@ plan:
   type: dict
   sample: {app: {strategy: rolling, action: update, reason: the image changed, replicas: 2,
                  keep: [], add: 2, remove: [auraspeak-app-1, auraspeak-app-2]}}
+images_to_build:
+  description: Check mode - the images of O(images_to_build) that are not on the host yet, planned as new.
+  returned: always
+  type: list
+  elements: str
+  sample: [auraspeak/server:1.5.0]
 files:
   description:
     - With O(stage_dir) - what happened to the project's files. C(state) is V(unchanged), V(to_install)
@@ -496,6 +511,7 @@ def main():
         keep_releases=dict(type='int', default=5),
         state_dir=dict(type='path', default='/var/lib/auraspeak'),
         pull=dict(type='str', choices=['missing', 'never'], default='missing'),
+        images_to_build=dict(type='list', elements='str', default=[]),
         migrate=dict(
             type='dict',
             options=dict(

@@ -51,9 +51,9 @@ def deploy(stack, version, **extra):
     return run_playbook('playbooks/deploy.yml', dict(app_version=version, **extra), inventory=stack.inventory)
 
 
-def start_deploy(stack, version, **popen):
+def start_deploy(stack, version, extra=None, **popen):
     """deploy.yml in the background, for what happens while it runs."""
-    cmd = playbook_command('playbooks/deploy.yml', {'app_version': version}, inventory=stack.inventory)
+    cmd = playbook_command('playbooks/deploy.yml', dict(app_version=version, **extra or {}), inventory=stack.inventory)
     return subprocess.Popen(cmd, cwd=ROOT, env=ENV, **popen)
 
 
@@ -178,6 +178,35 @@ def test_rollback_to_a_release_without_image_says_so(stack):
     assert stack.served_version() == '1.0.0'
 
 
+def test_an_error_after_the_switch_keeps_the_new_release_live(stack):
+    old, path = stack.containers('app'), upstream_file(stack)
+    text = read_text(path)
+    process = start_deploy(
+        stack,
+        '2.0.0',
+        {'app_drain_timeout': 6, 'app_analysis': False},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while read_text(path) == text and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        assert read_text(path) != text, 'the deploy never switched the edge'
+        # Switched: the old replicas drain. One disappears meanwhile, so stopping them fails.
+        docker('rm', '--force', old[0])
+    finally:
+        out = process.communicate(timeout=600)[0]
+    # Before: the live release was recorded failed and the edge put back on the old, stopped replicas.
+    assert process.returncode == 0, out[-3000:]
+    assert stack.served_version() == '2.0.0'
+    assert (stack.ledger()[-1]['version'], stack.ledger()[-1]['status']) == ('2.0.0', 'active')
+    after = stack.containers('app')
+    assert len(after) == 2 and not set(old) & set(after)
+    assert docker('ps', '--all', '--quiet', '--filter', 'id=' + old[1]).stdout.strip() == ''
+
+
 def test_concurrent_deploy_is_refused(stack):
     lock = os.path.join(stack.state_dir, stack.name, 'deploy.lock')
     first = start_deploy(stack, '2.0.0', stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -211,6 +240,14 @@ def test_deploy_killed_midway_converges_on_the_next_run(stack):
     process.wait()
     assert len(stack.containers('app')) > 2  # killed with old and new containers side by side
     killed = stack.project_tree()
+
+    # Back to the live release first: the same release, so no new entry, but the killed one is closed.
+    live = deploy(stack, '2.0.0')
+    assert live.rc == 0, live.failures(stack.name)
+    assert stack.served_version() == '2.0.0'
+    assert len(stack.containers('app')) == 2
+    assert [e['status'] for e in stack.ledger()].count('deploying') == 0
+    assert (stack.ledger()[-1]['version'], stack.ledger()[-1]['status']) == ('1.0.0', 'interrupted')
 
     run = deploy(stack, '1.0.0')
     assert run.rc == 0, run.failures(stack.name)
@@ -278,6 +315,45 @@ def test_failing_test_command_stops_the_release_before_any_change(stack):
     assert host_fingerprint(stack) == before
     assert stack.served_version() == '1.0.0'
     assert stack.ledger()[-1]['version'] != '4.0.0'
+
+
+def test_check_mode_plans_a_release_that_is_not_built_yet(stack):
+    before = host_fingerprint(stack)
+    since = time.time()
+    run = run_playbook(
+        'playbooks/deploy.yml',
+        {
+            'app_version': '4.0.0',
+            'app_build_context': os.path.join(ROOT, 'examples', 'app'),
+            'app_build_args': {'BASE_IMAGE': 'auraspeak-offline/node:18'},
+            'app_test_command': ['node', '-e', 'process.exit(0)'],
+        },
+        check=True,
+        inventory=stack.inventory,
+    )
+    until = time.time()
+    assert run.rc == 0, run.failures(stack.name)
+    deploy_task = next(r for r in run.task_results(stack.name) if 'plan' in r)
+    assert deploy_task['plan']['app']['action'] == 'update'
+    assert deploy_task['images_to_build'] == ['itest-deploy/app:4.0.0']
+    # Planned, not run: no test container, no release image, nothing on the host changed.
+    created = docker(
+        'events',
+        '--since',
+        '%.3f' % since,
+        '--until',
+        '%.3f' % until,
+        '--filter',
+        'type=container',
+        '--filter',
+        'event=create',
+        '--format',
+        '{{.Actor.Attributes.image}}',
+    ).stdout.split()
+    assert 'itest-deploy/app:test' not in created
+    assert docker('image', 'inspect', 'itest-deploy/app:4.0.0', check=False).returncode != 0
+    assert host_fingerprint(stack) == before
+    assert stack.served_version() == '1.0.0'
 
 
 def test_unknown_service_is_named(stack):
@@ -424,10 +500,18 @@ def test_a_reload_that_fails_puts_the_upstream_file_back(stack):
     # The file names the live replicas, not the removed new ones: the edge starts again from it.
     assert read_text(upstream_file(stack)) == upstream
     docker('restart', stack.edge)
-    deadline = time.monotonic() + 20
-    while stack.served_version() != '1.0.0' and time.monotonic() < deadline:
+    assert wait_for_version(stack, '1.0.0')
+
+
+def wait_for_version(stack, version, seconds=20):
+    """Whether the edge serves version within seconds (connections fail while it starts)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if stack.served_version() == version:
+                return True
         time.sleep(0.5)
-    assert stack.served_version() == '1.0.0'
+    return False
 
 
 def test_an_edge_that_has_not_loaded_its_file_is_reloaded_by_the_next_run(stack):
