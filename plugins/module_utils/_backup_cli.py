@@ -56,8 +56,8 @@ def parser():
 
     cmd = sub.add_parser('snapshot', help='pre-migration snapshot of the database (deploy.yml)')
     cmd.add_argument('release')
-    cmd = sub.add_parser('snapshot-deployed', help='record the write count once the release went live')
-    cmd.add_argument('snapshot_id')
+    cmd = sub.add_parser('snapshot-migrated', help='record the write count right after the migration (deploy.yml)')
+    cmd.add_argument('release')
     for name, text in (
         ('rollback-plan', 'count the writes a rollback would discard'),
         ('rollback-database', 'restore the pre-migration snapshot of a release'),
@@ -98,8 +98,8 @@ def dispatch(cfg, args):
         return dict(result, volume=args.volume)
     if command == 'snapshot':
         return jobs_snapshot(cfg, args.release)
-    if command == 'snapshot-deployed':
-        return {'snapshot': args.snapshot_id, 'writes': snapshot.mark_deployed(cfg, args.snapshot_id)}
+    if command == 'snapshot-migrated':
+        return snapshot.mark_migrated(cfg, args.release)
     if command == 'rollback-plan':
         return snapshot.plan_rollback(cfg, args.release)
     return snapshot.rollback_database(cfg, args.release, force=args.force)

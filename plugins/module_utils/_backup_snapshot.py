@@ -4,9 +4,9 @@
 
 # Private to auraspeak.ops (standard library only, see _backup_docker.py).
 # Database rollback: deploy.yml takes a pre-migration snapshot (a dump tagged
-# with the release) before a migration runs and records the write count once
-# the release is live; rollback.yml restores that snapshot, after counting the
-# writes that it would discard.
+# with the release) before a migration runs and records the write count right
+# after it; rollback.yml restores that snapshot, after counting the writes that
+# it would discard.
 
 from __future__ import annotations
 
@@ -71,10 +71,15 @@ def _snapshot_of_last_release(cfg, release):
     return None if replaced >= dump.taken_at(found[-1]) else found[-1]
 
 
-def mark_deployed(cfg, snapshot_id):
-    """Once the release is live: the write count a later rollback is measured against."""
-    dump.resolve(cfg, snapshot_id)
-    return cfg.state.record_deployed(snapshot_id, count_writes(cfg))
+def mark_migrated(cfg, release):
+    """Right after the release's migration: the write count a later rollback is measured against.
+
+    Every write after it counts, also those of the old replicas while the new ones pass
+    the health gate and the analysis; only writes made during the migration itself
+    are not told apart from the migration's own.
+    """
+    snapshot_id = dump.dump_id(latest_snapshot(cfg, release))
+    return {'snapshot': snapshot_id, 'writes': cfg.state.record_deployed(snapshot_id, count_writes(cfg))}
 
 
 def latest_snapshot(cfg, release=None):
@@ -95,15 +100,15 @@ def latest_snapshot(cfg, release=None):
 
 
 def writes_since(cfg, snapshot_path):
-    """Row writes the database counted since the release went live (or since the snapshot).
+    """Row writes the database counted since the release migrated it (or since the snapshot).
 
-    Returns (writes, since) with since 'deploy' or 'snapshot', or (None, reason)
+    Returns (writes, since) with since 'migration' or 'snapshot', or (None, reason)
     when PostgreSQL's counters were reset since then and the count is unknown.
     """
     snapshot_id = dump.dump_id(snapshot_path)
     deployed = cfg.state.deployed(snapshot_id)
     if deployed is not None:
-        baseline, since = int(deployed['writes_after_deploy']), 'deploy'
+        baseline, since = int(deployed['writes_after_deploy']), 'migration'
     else:
         baseline, since = dump.load_manifest(snapshot_path).get('writes'), 'snapshot'
     if baseline is None:
@@ -169,7 +174,7 @@ def rollback_database(cfg, release, force=False):
             % (
                 plan['snapshot'],
                 plan['writes_lost'],
-                'release went live' if plan['counted_since'] == 'deploy' else 'snapshot',
+                'release migrated the database' if plan['counted_since'] == 'migration' else 'snapshot',
             )
         )
     path = latest_snapshot(cfg, release)

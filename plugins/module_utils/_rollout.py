@@ -106,6 +106,19 @@ class Rollout:
                 migration_output=tail((out or '') + (err or ''), 40),
             )
         self.actions['migration'] = tail(out, 5)
+        if migrate.get('after'):
+            self._after_migration(migrate['after'])
+
+    def _after_migration(self, command):
+        """The migrated database is in place; a failure here is a warning, the release goes on."""
+        rc, out, err = self.settings['run_host_command'](command)
+        if rc != 0:
+            self.settings['warn'](
+                'the command after the migration (%s) failed with exit code %d: %s'
+                % (' '.join(command), rc, _last_line((err or '') + (out or '')))
+            )
+            return
+        self.actions['after_migration'] = (out or '').strip()
 
     def _before_migration(self, command):
         rc, out, err = self.settings['run_host_command'](command)

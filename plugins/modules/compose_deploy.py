@@ -161,6 +161,15 @@ options:
           - Its standard output is returned in RV(actions) as C(before_migration).
         type: list
         elements: str
+      after:
+        description:
+          - A command run on the managed host right after a successful migration, before the new containers
+            start, for example the backup role's C(auraspeak-backup snapshot-migrated <version>), which records
+            the write count a database rollback is measured against (C(deploy.yml) passes it). A failure is
+            a warning; the deploy goes on.
+          - Its standard output is returned in RV(actions) as C(after_migration).
+        type: list
+        elements: str
   edge:
     description: The nginx edge in front of the rolling services (see the collection's docs/deploy.md).
     type: dict
@@ -518,6 +527,7 @@ def main():
                 service=dict(type='str', required=True),
                 command=dict(type='list', elements='str', required=True),
                 before=dict(type='list', elements='str'),
+                after=dict(type='list', elements='str'),
             ),
         ),
         edge=dict(

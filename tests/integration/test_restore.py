@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime
 import os
+import subprocess
 import time
 
 import pytest
-from ansible_runner import run_playbook
+from ansible_runner import ENV, ROOT, playbook_command, run_playbook
 from backup_stack import (
     TOOLS_IMAGE,
     BackupStack,
@@ -215,8 +216,20 @@ def test_a_restored_volume_is_byte_identical(stack):
 
 
 def test_deploy_takes_a_pre_migration_snapshot(stack):
-    run = run_playbook('playbooks/deploy.yml', {'app_version': '2.0.0'}, inventory=stack.inventory)
-    assert run.rc == 0, run.failures(stack.name)
+    token = stack.login()
+    cmd = playbook_command('playbooks/deploy.yml', {'app_version': '2.0.0'}, inventory=stack.inventory)
+    deploy = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while len(stack.containers('app')) <= 2 and time.monotonic() < deadline and deploy.poll() is None:
+            time.sleep(0.2)
+        # Migrated, the new replicas on trial: users still write, through the old release.
+        for title in ('during-deploy-1', 'during-deploy-2'):
+            stack.add_note(token, title)
+        assert deploy.poll() is None, 'the deploy went live before the notes were written'
+    finally:
+        out = deploy.communicate(timeout=600)[0]
+    assert deploy.returncode == 0, out[-3000:]
     assert 'tags' in stack.tables()
     snapshots = stack.dumps(snapshots=True)
     assert len(snapshots) == 1 and snapshots[0].endswith('-pre-migration-2.0.0')
@@ -239,8 +252,9 @@ def test_database_rollback_is_refused_while_it_would_discard_writes(stack):
     run = run_playbook('playbooks/rollback.yml', {'rollback_database': True}, inventory=stack.inventory)
     assert run.rc != 0
     message = ' '.join(run.failures(stack.name))
-    # Counted exactly once the application is stopped: 3 inserted rows.
-    assert 'would discard 3 row writes' in message and 'rollback_database_force' in message
+    # Counted exactly once the application is stopped: 5 inserted rows, 2 of them while the
+    # new release was on trial (counted from the end of the migration, not from the switch).
+    assert 'would discard 5 row writes' in message and 'rollback_database_force' in message
     assert stack.served_version() == '2.0.0'
     assert 'tags' in stack.tables()
     assert {'after-deploy-1', 'after-deploy-2', 'after-deploy-3'} <= set(stack.note_titles())
@@ -257,7 +271,7 @@ def test_a_rerun_of_the_live_release_keeps_its_one_pre_migration_snapshot(stack)
     # The writes since the release first went live still count, the re-run did not reset them.
     refused = run_playbook('playbooks/rollback.yml', {'rollback_database': True}, inventory=stack.inventory)
     assert refused.rc != 0
-    assert 'would discard 3 row writes' in ' '.join(refused.failures(stack.name))
+    assert 'would discard 5 row writes' in ' '.join(refused.failures(stack.name))
     assert stack.served_version() == '2.0.0'
 
 
@@ -270,9 +284,9 @@ def test_forced_database_rollback_restores_the_snapshot_and_the_previous_release
     assert run.rc == 0, run.failures(stack.name)
     assert stack.served_version() == '1.0.0'
     assert 'tags' not in stack.tables()
-    assert not {'after-deploy-1', 'after-deploy-2', 'after-deploy-3'} & set(stack.note_titles())
+    assert not {'after-deploy-1', 'after-deploy-2', 'after-deploy-3', 'during-deploy-1'} & set(stack.note_titles())
     report = next(r['msg'] for r in run.task_results(stack.name) if 'kept_database' in dict_msg(r))
-    assert report['writes_lost'] == 3
+    assert report['writes_lost'] == 5
     # The replaced database is kept, renamed, with the rows the rollback took out of service.
     kept = report['kept_database']
     assert stack.sql("SELECT count(*) FROM notes WHERE title LIKE 'after-deploy-%'", database=kept) == [['3']]

@@ -136,3 +136,38 @@ def test_run_calls_before_only_when_a_migration_runs():
     job = rollout(calls)
     job.run({'app': plan('app', 'recreate', [])})
     assert calls == []
+
+
+AFTER = ['/usr/local/bin/auraspeak-backup', 'snapshot-migrated', '1.4.0']
+
+
+def test_after_runs_once_the_migration_succeeded():
+    calls = []
+    job = rollout(calls, host_result=(0, '{"writes": 42}\n', ''))
+    job.settings['migrate']['after'] = AFTER
+    job._migrate()
+    assert calls == [('host', SNAPSHOT), ('run_once', 'app', MIGRATE), ('host', AFTER)]
+    assert job.actions['after_migration'] == '{"writes": 42}'
+
+
+def test_after_is_skipped_when_the_migration_fails():
+    calls = []
+    job = rollout(calls, project_result=(1, '', 'boom'))
+    job.settings['migrate']['after'] = AFTER
+    with pytest.raises(DeployFailed):
+        job._migrate()
+    assert ('host', AFTER) not in calls
+
+
+def test_a_failing_after_command_is_a_warning():
+    calls, warnings = [], []
+    job = rollout(calls, host_result=(3, '', 'no snapshot of release 1.4.0\n'))
+    job.settings['migrate'].pop('before')
+    job.settings['migrate']['after'] = AFTER
+    job.settings['warn'] = warnings.append
+    job._migrate()
+    assert job.actions['migration'] == ['migrated 0004', 'migrated 0005']
+    assert 'after_migration' not in job.actions
+    assert warnings == [
+        'the command after the migration (%s) failed with exit code 3: no snapshot of release 1.4.0' % ' '.join(AFTER)
+    ]
