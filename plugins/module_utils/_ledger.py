@@ -265,9 +265,33 @@ def current(data):
 
 
 def previous(data):
+    """What a rollback goes back to: the newest superseded release of another version than the live one.
+
+    A version a rollback went away from is skipped until it is deployed again, so two
+    rollbacks in a row go further back instead of returning to the release rolled back.
+    """
     active = current(data)
     version = active['version'] if active else None
-    return next((e for e in _newest_first(data) if e['status'] == 'superseded' and e['version'] != version), None)
+    skipped = rolled_back_from(data)
+    return next(
+        (
+            e
+            for e in _newest_first(data)
+            if e['status'] == 'superseded' and e['version'] != version and e['version'] not in skipped
+        ),
+        None,
+    )
+
+
+def rolled_back_from(data):
+    """Versions a rollback replaced and that have not gone live again since."""
+    versions = set()
+    for entry in sorted(data['releases'], key=lambda e: e['id']):
+        if entry['status'] in SERVED:
+            versions.discard(entry['version'])
+            if entry.get('kind') == 'rollback' and entry.get('previous'):
+                versions.add(entry['previous'])
+    return versions
 
 
 def history(data, limit=None):

@@ -160,6 +160,8 @@ previous:
   description:
     - The newest V(superseded) release of another version than RV(current) - what a rollback goes
       back to; null when there is none. Same fields as RV(current).
+    - A version a rollback went away from is skipped until it is deployed again, so two rollbacks in a
+      row go further back instead of returning to the release rolled back.
   returned: success
   type: dict
   sample:

@@ -171,6 +171,27 @@ def test_rollback_returns_to_the_previous_release(stack):
     assert (last['version'], last['kind'], last['status']) == ('1.0.0', 'rollback', 'active')
 
 
+def test_a_second_rollback_does_not_return_to_the_release_rolled_back(stack):
+    run = run_playbook('playbooks/rollback.yml', inventory=stack.inventory)
+    assert run.rc != 0
+    assert 'No earlier release is recorded' in ' '.join(run.failures(stack.name))
+    assert stack.served_version() == '1.0.0'
+    assert stack.ledger()[-1]['kind'] == 'rollback'
+
+
+def test_a_database_rollback_to_another_release_than_the_replaced_one_is_refused(stack):
+    before = host_fingerprint(stack)
+    run = run_playbook(
+        'playbooks/rollback.yml',
+        {'rollback_to_version': '3.0.0', 'rollback_database': True, 'rollback_database_force': True},
+        inventory=stack.inventory,
+    )
+    assert run.rc != 0
+    message = ' '.join(run.failures(stack.name))
+    assert 'puts back the database as it was before release 1.0.0 migrated it' in message, message
+    assert host_fingerprint(stack) == before
+
+
 def test_rollback_to_a_release_without_image_says_so(stack):
     run = run_playbook('playbooks/rollback.yml', {'rollback_to_version': '9.9.9'}, inventory=stack.inventory)
     assert run.rc != 0
@@ -205,6 +226,21 @@ def test_an_error_after_the_switch_keeps_the_new_release_live(stack):
     after = stack.containers('app')
     assert len(after) == 2 and not set(old) & set(after)
     assert docker('ps', '--all', '--quiet', '--filter', 'id=' + old[1]).stdout.strip() == ''
+
+
+def test_a_rollback_runs_the_image_the_release_ran_even_when_its_tag_moved(stack):
+    ran = stack.ledger()
+    recorded = next(e for e in reversed(ran) if e['version'] == '1.0.0' and e['status'] == 'superseded')
+    # The tag now names another build (a rebuild, a re-tag): the one of 2.0.0.
+    docker('tag', 'itest-deploy/app:2.0.0', 'itest-deploy/app:1.0.0')
+    run = run_playbook('playbooks/rollback.yml', {'rollback_to_version': '1.0.0'}, inventory=stack.inventory)
+    assert run.rc == 0, run.failures(stack.name)
+    assert stack.served_version() == '1.0.0'
+    assert stack.ledger()[-1]['images']['app']['id'] == recorded['images']['app']['id']
+    tagged = docker('image', 'inspect', '--format', '{{.Id}}', 'itest-deploy/app:1.0.0').stdout.strip()
+    assert tagged == recorded['images']['app']['id']
+    back = deploy(stack, '2.0.0')
+    assert back.rc == 0, back.failures(stack.name)
 
 
 def test_concurrent_deploy_is_refused(stack):

@@ -162,6 +162,15 @@ def test_mark_interrupted():
         # After a rollback to 1.0.0 the newest other superseded version is 1.1.0.
         ([('1.0.0', 'a'), ('1.1.0', 'b'), ('1.0.0', 'a')], '1.0.0', '1.1.0'),
         ([('1.0.0', 'a', 'failed')], None, None),
+        # A rollback from 1.1.0 to 1.0.0: a second rollback does not return to 1.1.0.
+        ([('1.0.0', 'a'), ('1.1.0', 'b'), ('1.0.0', 'a', 'active', 'rollback')], '1.0.0', None),
+        ([('0.9.0', 'z'), ('1.0.0', 'a'), ('1.1.0', 'b'), ('1.0.0', 'a', 'active', 'rollback')], '1.0.0', '0.9.0'),
+        # 1.1.0 deployed again after the rollback (fixed): a rollback may go back to it.
+        (
+            [('1.0.0', 'a'), ('1.1.0', 'b'), ('1.0.0', 'a', 'active', 'rollback'), ('1.1.0', 'b'), ('1.2.0', 'c')],
+            '1.2.0',
+            '1.1.0',
+        ),
     ],
 )
 def test_current_and_previous(steps, current, previous):
