@@ -17,6 +17,7 @@ import time
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
 
 SERVING_WORKER = 'nginx: worker process'  # old workers say '... is shutting down'
+FIRST_POLL, LAST_POLL = 0.1, 1.0  # seconds between looks at the workers during a reload
 
 
 def serving_workers(top_output):
@@ -69,13 +70,16 @@ class EdgeNginx:
         signalled = time.time()
         self.docker.run(['exec', self.container, 'nginx', '-s', 'reload'])
         deadline = time.monotonic() + self.reload_timeout
+        pause = FIRST_POLL
         while True:
             workers = set(self.workers())
             if workers and not workers & before:
                 return
             if time.monotonic() >= deadline:
                 break
-            self.sleep(0.1)
+            # Each look is a `docker top`: quick at first, then less often on a slow reload.
+            self.sleep(pause)
+            pause = min(pause * 2, LAST_POLL)
         errors = self._errors_since(signalled)
         raise DockerCLIError(
             'nginx in %s did not load the new upstreams within %d s (its workers were not replaced)%s'

@@ -1,7 +1,7 @@
 import os
 import time
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._edge_nginx import serving_workers, started_at
+from ansible_collections.auraspeak.ops.plugins.module_utils._edge_nginx import EdgeNginx, serving_workers, started_at
 
 TOP = """PID                 COMMAND
 4101                nginx: master process nginx -g daemon off;
@@ -42,3 +42,22 @@ def test_start_time_of_a_process_that_is_gone_is_unknown(tmp_path):
 def test_start_time_of_this_process_is_in_the_past():
     start = started_at(os.getpid())
     assert start is not None and start <= time.time()
+
+
+class SlowReloadDocker:
+    """An engine whose nginx replaces its workers at the fourth look after the reload signal."""
+
+    def __init__(self):
+        self.looks = 0
+
+    def run(self, argv, check=True):
+        if argv[:2] != ['container', 'top']:
+            return 0, '', ''
+        self.looks += 1
+        return 0, TOP if self.looks <= 4 else TOP.replace('4230', '5230').replace('4231', '5231'), ''
+
+
+def test_a_slow_reload_is_looked_at_less_and_less_often():
+    sleeps = []
+    EdgeNginx(SlowReloadDocker(), 'edge', reload_timeout=60, sleep=sleeps.append).reload()
+    assert sleeps == [0.1, 0.2, 0.4]
