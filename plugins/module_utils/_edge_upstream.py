@@ -123,6 +123,10 @@ class EdgeUpstream:
         """Whether the file holds text and nginx serves it (read it after the file was last written)."""
         if self.current_text() != text or self._stale_placeholders(upstream_names):
             return False
+        return self._loaded()
+
+    def _loaded(self):
+        """Whether nginx read the file after it was last written (nothing to read when the edge is not running)."""
         return not self.edge_running() or self.nginx.loaded_since(os.stat(self.path).st_mtime)
 
     def apply(self, text, upstream_names):
@@ -134,7 +138,7 @@ class EdgeUpstream:
         previous = self.current_text()
         stale_placeholders = self._stale_placeholders(upstream_names)
         if previous == text and not stale_placeholders:
-            if self.is_current(text, upstream_names):
+            if self._loaded():
                 return False
             self.nginx.reload()
             return True
