@@ -63,8 +63,8 @@ def _snapshot_of_last_release(cfg, release):
     None when another release migrated since (its snapshot is newer), or a database
     rollback or restore replaced the database after it was taken.
     """
-    found = dump.list_dumps(cfg.dump['dir'], SNAPSHOT_TAG)
-    if not found or dump.parse_name(os.path.basename(found[-1]))['tag'] != snapshot_tag(release):
+    found = _snapshots(cfg)
+    if not found or _tag_of(found[-1]) != snapshot_tag(release):
         return None
     jobs = cfg.state.load()['jobs']
     replaced = max((jobs.get(job, {}).get('last_success') or 0) for job in DATABASE_REPLACED_BY)
@@ -84,12 +84,7 @@ def mark_migrated(cfg, release):
 
 def latest_snapshot(cfg, release=None):
     """The newest pre-migration snapshot, of a given release or of any."""
-    tag = snapshot_tag(release) if release else SNAPSHOT_TAG
-    found = [
-        path
-        for path in dump.list_dumps(cfg.dump['dir'], tag)
-        if not release or dump.parse_name(os.path.basename(path))['tag'] == tag
-    ]
+    found = _snapshots(cfg, release)
     if not found:
         where = ' of release %s' % release if release else ''
         raise BackupError(
@@ -97,6 +92,19 @@ def latest_snapshot(cfg, release=None):
             'role has run on the host; restore a backup instead (restore.yml)' % (where, cfg.dump['dir'])
         )
     return found[-1]
+
+
+def _snapshots(cfg, release=None):
+    """Pre-migration snapshots, oldest first: of one release, or of all."""
+    if not release:
+        return dump.list_dumps(cfg.dump['dir'], SNAPSHOT_TAG)
+    tag = snapshot_tag(release)
+    # The listing matches tags by prefix: 1.0.1 would also list 1.0.10's.
+    return [path for path in dump.list_dumps(cfg.dump['dir'], tag) if _tag_of(path) == tag]
+
+
+def _tag_of(path):
+    return dump.parse_name(os.path.basename(path))['tag']
 
 
 def writes_since(cfg, snapshot_path):
