@@ -86,6 +86,19 @@ def playbook_command(playbook, extra_vars=None, check=False, diff=False, invento
     return cmd
 
 
+def run_verbose(playbook, extra_vars=None, check=False, inventory='inventories/local/hosts.yml'):
+    """ansible-playbook --diff -vvv with the default callback: the most a user can make it print."""
+    cmd = [*playbook_command(playbook, extra_vars, check, True, inventory), '-vvv']
+    env = dict(ENV, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default')
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+
+
+def leaked(completed, secrets):
+    """The secrets whose value a run printed."""
+    output = completed.stdout + completed.stderr
+    return [secret for secret in secrets if secret in output]
+
+
 def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory='inventories/local/hosts.yml'):
     cmd = playbook_command(playbook, extra_vars, check, diff, inventory)
     completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=1800, check=False)

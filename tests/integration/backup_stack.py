@@ -16,7 +16,7 @@ import threading
 import time
 
 from ansible_runner import ROOT, run_playbook
-from deploy_stack import Stack, build_app_images, docker, remove_app_images, write_inventory
+from deploy_stack import STACK_SECRETS, Stack, build_app_images, docker, remove_app_images, write_inventory
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import psql, psql_argv
 
@@ -24,6 +24,7 @@ CIPHER_PASS = 'itest-pgbackrest-passphrase-0123456789'
 # Any image with a shell and coreutils, for looking into volumes.
 TOOLS_IMAGE = 'auraspeak-offline/restic:0.14'
 RESTIC_PASSWORD = 'itest-restic-password-0123456789'
+BACKUP_SECRETS = (*STACK_SECRETS, CIPHER_PASS, RESTIC_PASSWORD)
 BACKUPS_TMPFS_SIZE = '768m'
 
 # A release whose migration adds a table: what a database rollback must undo.

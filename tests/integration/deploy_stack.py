@@ -24,6 +24,11 @@ import yaml
 from ansible_runner import ROOT
 
 APP_IMAGE = 'itest-deploy/app'
+JWT_SECRET = 'itest-jwt-secret-0123456789abcdef0123'
+POSTGRES_PASSWORD = 'itest-postgres'
+REDIS_PASSWORD = 'itest-redis'
+# What no output and no non-secret file may ever show.
+STACK_SECRETS = (JWT_SECRET, POSTGRES_PASSWORD, REDIS_PASSWORD)
 VERSIONS = ('1.0.0', '2.0.0', '3.0.0')
 
 
@@ -170,9 +175,9 @@ def write_inventory(path, stacks, group_vars=None):
         'app_postgres_image': 'auraspeak-offline/postgres:15',
         'app_redis_image': 'auraspeak-offline/redis:7.0',
         'edge_image': 'auraspeak-offline/nginx:1.22',
-        'app_jwt_secret': 'itest-jwt-secret-0123456789abcdef0123',
-        'app_postgres_password': 'itest-postgres',
-        'app_redis_password': 'itest-redis',
+        'app_jwt_secret': JWT_SECRET,
+        'app_postgres_password': POSTGRES_PASSWORD,
+        'app_redis_password': REDIS_PASSWORD,
         'app_health_timeout': 40,
         'app_drain_timeout': 2,
         # Release analysis stays on (the default) with short steps and no
