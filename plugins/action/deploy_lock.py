@@ -12,17 +12,23 @@ Runs instead of the module, on the controller, and executes the module with:
   main process is the worker's parent: os.getppid(). -vvv prints both PIDs.
 - takeover: <holder>, on a second run, when the first refused because the lock is held
   by another holder that an ansible process on this same controller host took and that
-  process no longer exists (the run was killed without releasing it). A lock taken from
-  another controller host is never taken over here; only its age or force=true do that.
+  process no longer exists (the run was killed without releasing it), once no module of
+  that run has beaten for the lock for SILENT_AFTER seconds: a module the killed run started
+  may still work on the host, and the plugin waits up to that long for it to go quiet. A lock
+  taken from another controller host is never taken over here; only missed heartbeats or
+  force=true do that.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._lock_heartbeat import SILENT_AFTER
 
 display = Display()
 
@@ -71,6 +77,9 @@ class ActionModule(ActionBase):
         lock = dead_local_holder(args, module_result, controller)
         if lock is not None:
             args['takeover'] = lock['holder']
+            quiet = module_result.get('silence')
+            if isinstance(quiet, int) and quiet < SILENT_AFTER:
+                time.sleep(SILENT_AFTER - quiet + 1)
             module_result = self._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
             if not module_result.get('failed'):
                 module_result.setdefault('warnings', []).append(

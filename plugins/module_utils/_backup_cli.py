@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -20,6 +21,7 @@ from . import _backup_restore as restore
 from . import _backup_snapshot as snapshot
 from ._backup_config import DEFAULT_CONFIG_DIR, config_path, load
 from ._backup_docker import BackupError
+from ._lock_heartbeat import Heartbeat, LockLost
 
 
 def parser():
@@ -28,6 +30,8 @@ def parser():
     )
     top.add_argument('--project', default='auraspeak', help='compose project (default: auraspeak)')
     top.add_argument('--config', help='backup.json (default: %s/<project>/backup/backup.json)' % DEFAULT_CONFIG_DIR)
+    top.add_argument('--deploy-lock', help='the deploy lock this command works under: it beats for it while it runs')
+    top.add_argument('--lock-holder', help='the holder of --deploy-lock (the run that calls this command)')
     sub = top.add_subparsers(dest='command', required=True)
 
     cmd = sub.add_parser('backup', help='take a backup')
@@ -133,7 +137,8 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         cfg = load(args.config or config_path(args.project))
-        result = dispatch(cfg, args)
+        with heartbeat(args):
+            result = dispatch(cfg, args)
     except BackupError as exc:
         json.dump({'failed': True, 'msg': str(exc), 'report': exc.report}, sys.stdout, default=str)
         sys.stdout.write('\n')
@@ -141,3 +146,18 @@ def main(argv=None):
     json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write('\n')
     return 0
+
+
+@contextlib.contextmanager
+def heartbeat(args):
+    """Beat for the caller's deploy lock while the command works (a restore can outlast stale_after)."""
+    if not args.deploy_lock:
+        yield
+        return
+    if not args.lock_holder:
+        raise BackupError('--deploy-lock needs --lock-holder: the holder of the lock, as deploy_lock took it')
+    try:
+        with Heartbeat(args.deploy_lock, args.lock_holder):
+            yield
+    except LockLost as exc:
+        raise BackupError(str(exc)) from None

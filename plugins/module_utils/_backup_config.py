@@ -39,6 +39,7 @@ class Config:
         self.restic = data.get('restic') or {'enabled': False}
         self.state = BackupState(data['state_dir'], self.project, data.get('metrics_dir'))
         self.drill_timeout = int(data.get('drill_timeout', 1800))
+        self.job_wait_timeout = int(data.get('job_wait_timeout', 1800))
         self._live_postgres = None
 
     def live_postgres(self):

@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from . import _backup_dump as dump
 from . import _backup_pgbackrest as pgbackrest
 from . import _backup_restic as restic
 from ._backup_docker import BackupError
 from ._backup_drill import run_drill
-from ._backup_state import job_lock, now
+from ._backup_state import JobLockTimeout, job_lock, now
 
 BACKUP_JOBS = ('full', 'diff', 'incr', 'dump', 'volumes')
 VERIFY_KINDS = ('pgbackrest', 'dump', 'restic')
@@ -31,7 +32,7 @@ def require_enabled(cfg, job):
 
 def recorded(cfg, job, func):
     """Run func() -> (id, bytes) under the project's job lock, recording how it went; re-raise failures."""
-    with job_lock(cfg.state.state_dir):
+    with _job_lock(cfg, job):
         cfg.state.reconcile(now())
         started = now()
         cfg.state.start(job, started)
@@ -42,6 +43,20 @@ def recorded(cfg, job, func):
             cfg.state.record(job, False, started, now(), error=message)
             raise
         return cfg.state.record(job, True, started, now(), size=size, backup_id=backup_id)
+
+
+@contextmanager
+def _job_lock(cfg, job):
+    try:
+        with job_lock(cfg.state.state_dir, timeout=cfg.job_wait_timeout):
+            yield
+    except JobLockTimeout as exc:
+        path, timeout = exc.args
+        raise BackupError(
+            'the %s job of %s waited %d s for %s, held by another job of the project: %s. Wait for it to end, '
+            'or raise backup_job_wait_timeout'
+            % (job, cfg.project, timeout, path, ', '.join(cfg.state.running()) or 'unknown')
+        ) from None
 
 
 def status(cfg):

@@ -118,6 +118,15 @@ class BackupState:
     def deployed(self, snapshot_id):
         return self.load().get('snapshots', {}).get(snapshot_id)
 
+    def running(self):
+        """'<job> (pid <pid>, since <unix time>)' for each job marked running, for messages."""
+        jobs = self.load()['jobs']
+        return [
+            '%s (pid %s, started %s)' % (job, outcome.get('pid'), outcome.get('started'))
+            for job, outcome in sorted(jobs.items())
+            if outcome.get('status') == 'running'
+        ]
+
     def verified(self, kind):
         return self.load()['verified'].get(kind)
 
@@ -165,19 +174,32 @@ def _number(value):
     return repr(float(value)) if isinstance(value, float) else str(int(value))
 
 
+class JobLockTimeout(Exception):
+    """Another job held the project's backup lock for longer than the wait allowed."""
+
+
 @contextmanager
-def job_lock(state_dir, wait=True):
-    """One backup job of a project at a time; the next one waits its turn.
+def job_lock(state_dir, wait=True, timeout=1800, sleep=time.sleep):
+    """One backup job of a project at a time; the next one waits its turn, up to timeout seconds.
 
     Yields True when the lock is held; with wait=False, False when another job holds it.
+    Raises JobLockTimeout when the wait ends first.
     """
     os.makedirs(state_dir, exist_ok=True)
-    with open(os.path.join(state_dir, 'backup.lock'), 'a') as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+    path = os.path.join(state_dir, 'backup.lock')
+    with open(path, 'a') as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not wait:
+                    yield False
+                    return
+                if time.monotonic() >= deadline:
+                    raise JobLockTimeout(path, timeout) from None
+                sleep(1)
         try:
             yield True
         finally:

@@ -55,6 +55,7 @@ class ComposeDeployer:
         self.ledger = ledger.ReleaseLedger(os.path.join(self.state_dir, 'releases.json'))
         self.project_files = self._project_files()
         self.files_report = {}
+        self.lock_check = None  # the deploy lock's heartbeat check, once the lock is held
         self._check_version_string()
         self._check_timeouts()
         self._check_analysis()
@@ -173,7 +174,8 @@ class ComposeDeployer:
                 return self._run(self._planned_project(files))
             with held_lock(
                 self.state_dir, self.params['lock_holder'], self.params['lock_stale_after'], self.module.warn
-            ):
+            ) as heartbeat:
+                self.lock_check = heartbeat.check
                 return self._run_installed(files)
         finally:
             cleanup()
@@ -328,6 +330,7 @@ class ComposeDeployer:
             'run_host_command': self.module.run_command,
             'warn': self.module.warn,
             'analysis': self._analysis_settings(),
+            'lock_check': self.lock_check,
         }
 
     def _analysis_settings(self):

@@ -8,16 +8,15 @@
 # time, a pure decide() and the file operations that carry it out.
 #
 # The lock file is JSON {holder, controller: {host, pid}, acquired_at, host,
-# pid}. Every change happens under an flock of <lock>.guard (created 0600 and
-# never removed: removing an flock file lets two processes lock different
-# files): read, decide, check the file still holds what was read, then create
-# it with O_CREAT|O_EXCL, replace it with os.replace of a temporary file, or
-# unlink it. Check mode takes no flock and writes nothing.
+# pid}; its modification time is the holder's last heartbeat (_lock_heartbeat).
+# Every change happens under an flock of <lock>.guard: read, decide, check the
+# file still holds what was read, then create it with O_CREAT|O_EXCL, replace
+# it with os.replace of a temporary file, or unlink it. Check mode takes no
+# flock and writes nothing.
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
@@ -31,6 +30,12 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._ledger import (
     parse_time,
     project_file,
     utc_now,
+)
+from ansible_collections.auraspeak.ops.plugins.module_utils._lock_heartbeat import (
+    MIN_STALE_AFTER,
+    SILENT_AFTER,
+    guard,
+    silence,
 )
 
 LOCK_NAME = 'deploy.lock'
@@ -96,8 +101,11 @@ def describe(lock):
     )
 
 
-def decide(lock, age, *, path, state, holder, stale_after, force=False, takeover=None):
-    """What to do with the lock file, from what it holds (None: no lock) and its age in seconds.
+def decide(lock, quiet, *, path, state, holder, stale_after, force=False, takeover=None, age=None):
+    """What to do with the lock file, from what it holds (None: no lock) and its silence.
+
+    quiet is the seconds since the holder's last heartbeat, age the seconds since it took the
+    lock (for messages; quiet when not given).
 
     Returns {'action': 'create'|'replace'|'remove'|'none'|'refuse', 'took_over', 'previous_holder',
     'warning', 'msg'}; pure, so the module and the tests share it.
@@ -110,7 +118,11 @@ def decide(lock, age, *, path, state, holder, stale_after, force=False, takeover
         decision['action'] = 'none' if state == 'acquired' else 'remove'
         return decision
     who = describe(lock)
-    since = '%s (%d s ago)' % (lock.get('acquired_at') or 'an unknown time', age)
+    since = '%s (%d s ago; last heartbeat %d s ago)' % (
+        lock.get('acquired_at') or 'an unknown time',
+        quiet if age is None else age,
+        quiet,
+    )
     if state == 'released':
         if force:
             decision.update(
@@ -127,24 +139,44 @@ def decide(lock, age, *, path, state, holder, stale_after, force=False, takeover
         return decision
     if force:
         reason = 'force=true: took over the deploy lock %s from %s, held since %s' % (path, who, since)
-    elif takeover is not None and lock.get('holder') == takeover:
+    elif takeover is not None and lock.get('holder') == takeover and quiet >= SILENT_AFTER:
         reason = 'took over the deploy lock %s from %s, held since %s: takeover named that holder' % (path, who, since)
-    elif age > stale_after:
-        reason = 'took over the stale deploy lock %s from %s, held since %s: older than stale_after=%d s' % (
-            path,
-            who,
-            since,
-            stale_after,
+    elif takeover is not None and lock.get('holder') == takeover:
+        decision.update(
+            action='refuse',
+            msg='the deploy lock %s is held by %s since %s: the ansible process of that run is gone, but a module '
+            'of it still beats and works on the host; wait for it to finish, or take over with %s'
+            % (path, who, since, FORCE_HINT),
+        )
+        return decision
+    elif quiet > stale_after:
+        reason = (
+            'took over the stale deploy lock %s from %s, held since %s: no heartbeat for more than stale_after=%d s'
+            % (
+                path,
+                who,
+                since,
+                stale_after,
+            )
         )
     else:
         decision.update(
             action='refuse',
             msg='the deploy lock %s is held by %s since %s: wait for it to finish, or if that run died take over '
-            'with %s; it goes stale after %d s' % (path, who, since, FORCE_HINT, stale_after),
+            'with %s; it goes stale after %d s without a heartbeat' % (path, who, since, FORCE_HINT, stale_after),
         )
         return decision
     decision.update(action='replace', took_over=True, previous_holder=lock.get('holder'), warning=reason)
     return decision
+
+
+def check_stale_after(value, name):
+    """Refuse a stale_after that heartbeats between the playbook's tasks cannot keep."""
+    if value < MIN_STALE_AFTER:
+        raise ValueError(
+            '%s %d is below %d s: set it to the seconds without a heartbeat after which a lock counts as '
+            'abandoned (default 300)' % (name, value, MIN_STALE_AFTER)
+        )
 
 
 def lock_problem(path, holder):
@@ -162,17 +194,6 @@ def lock_problem(path, holder):
 
 
 # -- file operations, all under the guard -------------------------------------------
-
-
-@contextlib.contextmanager
-def guard(path):
-    """Exclusive flock of <path>.guard for the time of one decision and its write."""
-    fd = os.open(path + '.guard', os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # also releases the flock
 
 
 def _unchanged(path, expected_raw):
@@ -239,11 +260,7 @@ class DeployLock:
         self.holder = self.params['holder']
         if not self.holder or not self.holder.strip():
             raise ValueError('holder is empty: set it to what identifies this run, e.g. "alice@controller:run-<uuid>"')
-        if self.params['stale_after'] < 0:
-            raise ValueError(
-                'stale_after %d is negative: set it to the seconds after which a lock counts as abandoned '
-                '(default 1800)' % self.params['stale_after']
-            )
+        check_stale_after(self.params['stale_after'], 'stale_after')
 
     def new_content(self):
         controller = self.params.get('controller') or {}
@@ -272,10 +289,13 @@ class DeployLock:
         with self._guard():
             observed = read_lock(self.path)
             lock = observed['lock'] if observed else None
-            age = lock_age(observed, time.time()) if observed else None
+            now = time.time()
+            age = lock_age(observed, now) if observed else None
+            quiet = silence(observed['mtime'], now) if observed else None
             decision = decide(
                 lock,
-                age,
+                quiet,
+                age=age,
                 path=self.path,
                 state=state,
                 holder=self.holder,
@@ -285,7 +305,7 @@ class DeployLock:
             )
             action = decision['action']
             if action == 'refuse':
-                result.update(msg=decision['msg'], held_by=lock, age=age)
+                result.update(msg=decision['msg'], held_by=lock, age=age, silence=quiet)
                 return True, result
             after = self.new_content() if action in ('create', 'replace') else lock if action == 'none' else None
             if not self.module.check_mode:

@@ -23,6 +23,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._containers import (
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_plan import ROLLING
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
 from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import render_upstreams, split_traffic
+from ansible_collections.auraspeak.ops.plugins.module_utils._lock_heartbeat import LockLost
 
 
 class DeployFailed(Exception):
@@ -55,6 +56,7 @@ class Rollout:
         recreate = [p for p in plans.values() if p.spec.strategy != ROLLING and p.changes]
         rolling = [p for p in plans.values() if p.spec.strategy == ROLLING and p.changes]
         if recreate:
+            self._still_locked('recreating %s: nothing was changed' % ', '.join(p.spec.name for p in recreate))
             self._timed('recreate', self._recreate, recreate)
         if self._migration_needed(plans):
             self._timed('migrate', self._migrate)
@@ -64,6 +66,15 @@ class Rollout:
         if self.edge and not rolling:
             self.edge.switch(live)
         return live
+
+    def _still_locked(self, before):
+        """Stop before the next step when another run took the deploy lock over: it may be deploying now."""
+        check = self.settings.get('lock_check')
+        try:
+            if check:
+                check()
+        except LockLost as exc:
+            raise DeployFailed('%s; this run stopped before %s' % (exc, before)) from None
 
     def _timed(self, name, function, *args):
         started = time.monotonic()
@@ -98,6 +109,7 @@ class Rollout:
         migrate = self.settings['migrate']
         if migrate.get('before'):
             self._before_migration(migrate['before'])
+        self._still_locked('the migration: nothing was migrated or switched')
         rc, out, err = self.project.run_once(migrate['service'], migrate['command'])
         if rc != 0:
             raise DeployFailed(
@@ -136,11 +148,17 @@ class Rollout:
         service = plan.spec.name
         stopped = [c for c in plan.remove if not c.running]
         running_old = [c for c in plan.remove if c.running]
+        self._still_locked('starting new %s containers: nothing was switched' % service)
         if stopped:
             self._remove(stopped)
         new = self._start_new(plan) if plan.add else []
         if new:
             self._gate(plan, new)
+            try:
+                self._still_locked('traffic reached the new %s containers: nothing was switched' % service)
+            except DeployFailed:
+                self._remove(new)
+                raise
         # The old release, still serving: what a canary is judged against. A
         # run killed during the analysis leaves both; this run judges them again.
         baseline = [c for c in running_old if not plan.spec.is_current(c)]

@@ -308,9 +308,15 @@ options:
       - Without it the module takes the lock itself for the duration of its run.
     type: str
   lock_stale_after:
-    description: Seconds after which a lock taken by another run counts as stale (only when O(lock_holder) is not set).
+    description:
+      - Seconds without a heartbeat after which a lock taken by another run counts as stale (only when
+        O(lock_holder) is not set). At least 30.
+      - Whoever holds the lock, the module touches the lock file every 2 seconds while it works (the
+        pre-migration command, the migration, the health gate, the analysis, the drain), and stops
+        before its next step - the migration, new containers, traffic to them - when the lock was
+        taken over meanwhile.
     type: int
-    default: 1800
+    default: 300
   deployed_by:
     description: Who deploys, for the ledger. By default the remote user and host.
     type: str
@@ -558,7 +564,7 @@ def main():
             ),
         ),
         lock_holder=dict(type='str'),
-        lock_stale_after=dict(type='int', default=1800),
+        lock_stale_after=dict(type='int', default=300),
         deployed_by=dict(type='str'),
         secret_env_patterns=dict(type='list', elements='str', default=[], no_log=False),
         secret_values=dict(type='list', elements='str', default=[], no_log=True),

@@ -18,11 +18,16 @@ description:
     It is created atomically (C(O_CREAT|O_EXCL), mode C(0600)); a takeover or release checks that the
     file still holds what was read, under an C(flock) of C(<lock>.guard) (a file left in place).
   - Acquiring is re-entrant - a lock already held by the same O(holder) is kept, with no change.
-  - A lock held by another holder makes the task fail, naming the holder, its controller, since when
-    and how long. It is taken over, with a warning, when it is older than O(stale_after) seconds,
-    when O(force=true), or - through the action plugin that runs this module - when it was taken by an
-    C(ansible-playbook) process on this same controller host that no longer runs (killed with
-    SIGKILL, say). A lock taken from another controller host is never taken over that way.
+  - The holder's heartbeat is the lock file's modification time. While C(auraspeak.ops.compose_deploy)
+    and the C(auraspeak-backup) command work under the lock, they touch it every 2 seconds; so a lock
+    goes stale by missed heartbeats, not by the length of a deploy (a long pre-migration dump or
+    restore keeps it).
+  - A lock held by another holder makes the task fail, naming the holder, its controller, since when,
+    and its last heartbeat. It is taken over, with a warning, when it has had no heartbeat for
+    O(stale_after) seconds, when O(force=true), or - through the action plugin that runs this module -
+    when it was taken by an C(ansible-playbook) process on this same controller host that no longer
+    runs (killed with SIGKILL, say) and no module of that run has beaten for 6 seconds (the plugin
+    waits up to that long). A lock taken from another controller host is never taken over that way.
   - An action plugin of the same name runs on the controller before the module; it adds O(controller)
     and does the automatic takeover described above, re-running the module with O(takeover).
 extends_documentation_fragment:
@@ -58,10 +63,12 @@ options:
     required: true
   stale_after:
     description:
-      - Seconds after which a lock held by another holder counts as abandoned and is taken over.
-      - Set it above the longest deploy, since a lock is not refreshed while its deploy runs.
+      - Seconds without a heartbeat after which a lock held by another holder counts as abandoned and
+        is taken over. At least 30.
+      - Heartbeats come from the modules that work under the lock, not from the playbook's own tasks;
+        set it above the longest stretch of tasks between them (the default leaves minutes).
     type: int
-    default: 1800
+    default: 300
   force:
     description:
       - Take over (V(acquired)) or remove (V(released)) the lock whoever holds it. Only for a run
@@ -98,8 +105,8 @@ attributes:
     details:
       - Acquiring a lock the same holder holds, or releasing a lock nobody holds, reports no change.
 notes:
-  - The holder of a lock older than O(stale_after) loses it to the next deploy even if still running;
-    O(stale_after) must exceed the longest deploy.
+  - A run that loses its lock (O(force=true), or stale) is told so by its next heartbeat, and
+    C(auraspeak.ops.compose_deploy) stops before its next step.
   - The automatic takeover relies on the PID of the C(ansible-playbook) process, which the action
     plugin reads as the parent of the worker process that runs the task (true for the strategies of
     ansible-core, which fork workers from the main process). If that PID was reused by another
@@ -191,6 +198,11 @@ age:
   returned: when the lock is held by another holder and is not taken over
   type: int
   sample: 95
+silence:
+  description: Seconds since the last heartbeat of the lock in RV(held_by).
+  returned: when the lock is held by another holder and is not taken over
+  type: int
+  sample: 1
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -206,7 +218,7 @@ def main():
             path=dict(type='path'),
             state=dict(type='str', choices=['acquired', 'released'], default='acquired'),
             holder=dict(type='str', required=True),
-            stale_after=dict(type='int', default=1800),
+            stale_after=dict(type='int', default=300),
             force=dict(type='bool', default=False),
             takeover=dict(type='str'),
             controller=dict(type='dict', options=dict(host=dict(type='str'), pid=dict(type='int'))),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -245,22 +246,86 @@ def test_a_rollback_runs_the_image_the_release_ran_even_when_its_tag_moved(stack
     assert back.rc == 0, back.failures(stack.name)
 
 
-def test_concurrent_deploy_is_refused(stack):
+def running_command(argv):
+    """The PID of a process running exactly argv, or None."""
+    wanted = ('\0'.join(argv) + '\0').encode()
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                if handle.read() == wanted:
+                    return int(entry)
+    return None
+
+
+def wait_for_command(argv, process, seconds=120):
+    deadline = time.monotonic() + seconds
+    while running_command(argv) is None and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert running_command(argv) is not None, 'the deploy never ran %s' % ' '.join(argv)
+
+
+# A stand-in for a long pre-migration dump: the first deploy is still working while the test acts.
+LONG_DUMP = ['sleep', '14.5']
+
+
+def test_concurrent_deploy_is_refused_even_when_the_first_outlasts_stale_after(stack):
     lock = os.path.join(stack.state_dir, stack.name, 'deploy.lock')
-    first = start_deploy(stack, '2.0.0', stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = start_deploy(
+        stack,
+        '2.0.0',
+        {'app_pre_migration_command': LONG_DUMP},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
-        deadline = time.monotonic() + 60
-        while not os.path.exists(lock) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert os.path.exists(lock), 'the first deploy never took the lock'
+        wait_for_command(LONG_DUMP, first)
+        # As if the dump had run for 2,000 s, past the default stale_after; the first
+        # deploy's heartbeat must show it still works.
+        long_ago = time.time() - 2000
+        content = dict(
+            json.loads(read_text(lock)), acquired_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(long_ago))
+        )
+        with open(lock + '.new', 'w') as handle:
+            json.dump(content, handle)
+        os.utime(lock + '.new', (long_ago, long_ago))
+        os.replace(lock + '.new', lock)
+        time.sleep(3)
         second = deploy(stack, '2.0.0')
-        assert second.rc != 0
+        assert second.rc != 0, 'a second deploy ran beside the first'
         assert 'is held by' in ' '.join(second.failures(stack.name))
     finally:
         out = first.communicate(timeout=600)[0]
     assert first.returncode == 0, out[-3000:]
     assert stack.served_version() == '2.0.0'
     assert not os.path.exists(lock)
+
+
+def test_a_deploy_whose_lock_is_taken_over_stops_before_it_migrates(stack):
+    lock = os.path.join(stack.state_dir, stack.name, 'deploy.lock')
+    first = start_deploy(
+        stack,
+        '1.0.0',
+        {'app_pre_migration_command': LONG_DUMP},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_command(LONG_DUMP, first)
+        taken = dict(json.loads(read_text(lock)), holder='forced@elsewhere:run-1', controller={'host': 'elsewhere'})
+        with open(lock + '.new', 'w') as handle:
+            json.dump(taken, handle)
+        os.replace(lock + '.new', lock)  # what deploy_lock force=true does, from another controller
+    finally:
+        out = first.communicate(timeout=600)[0]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+    assert first.returncode != 0
+    assert 'taken over' in out and 'forced@elsewhere:run-1' in out, out[-3000:]
+    assert stack.served_version() == '2.0.0'
+    assert 'nothing was migrated or switched' in out
+    assert len(stack.containers('app')) == 2
 
 
 def test_deploy_killed_midway_converges_on_the_next_run(stack):

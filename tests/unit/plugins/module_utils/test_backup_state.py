@@ -7,7 +7,12 @@ import threading
 import pytest
 
 from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_state
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_state import BackupState, job_lock, render_metrics
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup_state import (
+    BackupState,
+    JobLockTimeout,
+    job_lock,
+    render_metrics,
+)
 
 
 @pytest.fixture
@@ -449,3 +454,22 @@ def test_job_lock_waits_its_turn(tmp_path):
     assert entered.wait(10)
     thread.join(10)
     assert results == [True]
+
+
+def test_job_lock_wait_ends_with_a_timeout(tmp_path):
+    state_dir = str(tmp_path)
+    other = hold(state_dir)
+    slept = []
+    try:
+        with pytest.raises(JobLockTimeout) as info, job_lock(state_dir, timeout=0, sleep=slept.append):
+            pytest.fail('the body ran without the lock')
+    finally:
+        other.close()
+    assert info.value.args == (os.path.join(state_dir, 'backup.lock'), 0)
+    assert is_free(state_dir)
+
+
+def test_running_jobs_are_named(tmp_path):
+    state = BackupState(str(tmp_path), 'p')
+    state.start('full', 100.0)
+    assert state.running() == ['full (pid %d, started 100.0)' % os.getpid()]

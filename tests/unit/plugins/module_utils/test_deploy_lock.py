@@ -22,17 +22,17 @@ def held(holder='bob@ctl:run-1', host='ctl', pid=4242, acquired_at='2026-11-26T0
     }
 
 
-def decide(lock, age=10, **options):
+def decide(lock, quiet=10, **options):
     arguments = dict(path=PATH, state='acquired', holder='alice@ctl:run-2', stale_after=1800)
     arguments.update(options)
-    return dl.decide(lock, age, **arguments)
+    return dl.decide(lock, quiet, **arguments)
 
 
 # -- decisions -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    'lock, age, options, action, took_over',
+    'lock, quiet, options, action, took_over',
     [
         # acquire
         (None, None, {}, 'create', False),
@@ -40,11 +40,13 @@ def decide(lock, age=10, **options):
         (held('alice@ctl:run-2'), 10, {}, 'none', False),  # re-entrant
         (held('alice@ctl:run-2'), 99999, {}, 'none', False),  # our own lock never goes stale for us
         (held(), 10, {}, 'refuse', False),
-        (held(), 1800, {}, 'refuse', False),  # stale only when older than stale_after
+        (held(), 1800, {}, 'refuse', False),  # stale only after stale_after without a heartbeat
         (held(), 1801, {}, 'replace', True),
+        (held(), 10, {'age': 99999}, 'refuse', False),  # a long deploy that beats keeps its lock
         (held(), 10, {'stale_after': 5}, 'replace', True),
         (held(), 10, {'force': True}, 'replace', True),
         (held(), 10, {'takeover': 'bob@ctl:run-1'}, 'replace', True),
+        (held(), 5, {'takeover': 'bob@ctl:run-1'}, 'refuse', False),  # a module of the dead run still beats
         (held(), 10, {'takeover': 'carol@ctl:run-3'}, 'refuse', False),
         (None, None, {'takeover': 'bob@ctl:run-1'}, 'create', False),
         ({'holder': None, 'unreadable': True}, 10, {}, 'refuse', False),
@@ -59,21 +61,26 @@ def decide(lock, age=10, **options):
         (held(), 10, {'state': 'released', 'force': True}, 'remove', False),
     ],
 )
-def test_decisions(lock, age, options, action, took_over):
-    decision = decide(lock, age, **options)
+def test_decisions(lock, quiet, options, action, took_over):
+    decision = decide(lock, quiet, **options)
     assert decision['action'] == action
     assert decision['took_over'] is took_over
     assert (decision['msg'] is not None) == (action == 'refuse')
 
 
 def test_refusal_names_holder_controller_since_age_and_fix():
-    msg = decide(held(), 95)['msg']
+    msg = decide(held(), 3, age=95)['msg']
     assert msg == (
         "the deploy lock /var/lib/auraspeak/auraspeak/deploy.lock is held by 'bob@ctl:run-1' (controller ctl, "
-        'pid 4242; target host web1) since 2026-11-26T06:00:00Z (95 s ago): wait for it to finish, or if that '
-        'run died take over with force=true (the playbooks expose deploy_lock_force=true); it goes stale after '
-        '1800 s'
+        'pid 4242; target host web1) since 2026-11-26T06:00:00Z (95 s ago; last heartbeat 3 s ago): wait for it '
+        'to finish, or if that run died take over with force=true (the playbooks expose deploy_lock_force=true); '
+        'it goes stale after 1800 s without a heartbeat'
     )
+
+
+def test_a_dead_runs_module_that_still_beats_is_named():
+    msg = decide(held(), 1, takeover='bob@ctl:run-1')['msg']
+    assert 'the ansible process of that run is gone, but a module of it still beats' in msg and 'force=true' in msg
 
 
 @pytest.mark.parametrize(
@@ -226,7 +233,7 @@ def test_manager_cycle(tmp_path):
 
     assert dl.run_deploy_lock(Module(path=str(path)))[1]['changed'] is False
     failed, refused = dl.run_deploy_lock(Module(path=str(path), holder='bob'))
-    assert failed and refused['held_by'] == content and refused['age'] >= 0
+    assert failed and refused['held_by'] == content and refused['age'] >= 0 and refused['silence'] >= 0
 
     failed, released = dl.run_deploy_lock(Module(path=str(path), state='released'))
     assert not failed and released['changed'] and released['acquired_at'] == content['acquired_at']
@@ -238,7 +245,8 @@ def test_manager_cycle(tmp_path):
     'params, message',
     [
         ({'holder': ' '}, 'holder is empty'),
-        ({'stale_after': -1}, 'stale_after -1 is negative'),
+        ({'stale_after': -1}, 'stale_after -1 is below 30 s'),
+        ({'stale_after': 29}, 'stale_after 29 is below 30 s: set it to the seconds without a heartbeat'),
         ({'path': None, 'project': '../etc', 'state_dir': '/tmp'}, "project '../etc' is not a valid project name"),
     ],
 )

@@ -2,6 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._lock_heartbeat import LockLost
 from ansible_collections.auraspeak.ops.plugins.module_utils._rollout import DeployFailed, Rollout
 
 SNAPSHOT = ['/usr/local/bin/auraspeak-backup', '--config', '/etc/auraspeak/p/backup/backup.json', 'snapshot', '1.4.0']
@@ -171,3 +172,20 @@ def test_a_failing_after_command_is_a_warning():
     assert warnings == [
         'the command after the migration (%s) failed with exit code 3: no snapshot of release 1.4.0' % ' '.join(AFTER)
     ]
+
+
+def test_a_lost_deploy_lock_stops_the_run_before_the_migration():
+    calls = []
+    job = rollout(calls)
+
+    def lost():
+        raise LockLost("the deploy lock /x/deploy.lock was taken over by 'bob' while this run ('alice') held it")
+
+    job.settings['lock_check'] = lost
+    with pytest.raises(DeployFailed) as info:
+        job._migrate()
+    assert calls == [('host', SNAPSHOT)]  # the snapshot ran, the migration did not
+    assert info.value.reason.endswith(
+        "taken over by 'bob' while this run ('alice') held it; this run stopped before the migration: "
+        'nothing was migrated or switched'
+    )
