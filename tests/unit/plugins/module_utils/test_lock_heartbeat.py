@@ -53,7 +53,7 @@ def test_the_heartbeat_beats_while_the_body_runs_and_stops_after(tmp_path):
     with hb.Heartbeat(path, 'alice', every=0.01) as heartbeat:
         assert os.stat(path).st_mtime > 1_000_000_000  # a first beat on entry
         os.utime(path, (1_000_000_000, 1_000_000_000))
-        for _ in range(500):
+        for _attempt in range(500):
             if os.stat(path).st_mtime > 1_000_000_000:
                 break
             threading.Event().wait(0.01)
@@ -69,7 +69,7 @@ def test_the_heartbeat_tells_the_run_when_its_lock_was_taken(tmp_path):
     write_lock(path, 'alice')
     with hb.Heartbeat(path, 'alice', every=0.01) as heartbeat:
         write_lock(path, 'bob')
-        for _ in range(500):
+        for _attempt in range(500):
             if heartbeat.lost:
                 break
             threading.Event().wait(0.01)
