@@ -140,6 +140,7 @@ class ComposeDeployer:
                     image_ids.get(name),
                     port=option.get('port'),
                     upstream=option.get('upstream') or upstream_name(self.name, name),
+                    readiness_path=option.get('readiness_path') if strategy == ROLLING else None,
                 )
             )
         return specs
@@ -149,6 +150,12 @@ class ComposeDeployer:
             raise InputError(
                 'service %s sets container_name: a rolling deploy runs old and new containers side by side, '
                 'which needs the names Compose numbers; remove container_name' % name
+            )
+        readiness = option.get('readiness_path')
+        if readiness and (not readiness.startswith('/') or not option.get('port')):
+            raise InputError(
+                "services: %s has readiness_path %r: it must start with '/' and the service needs its port "
+                '(where the path is asked)' % (name, readiness)
             )
         if self.params['edge'] and not option.get('port'):
             raise InputError(

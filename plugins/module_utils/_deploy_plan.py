@@ -16,13 +16,14 @@ RECREATE = 'recreate'
 class ServiceSpec:
     """What a service should look like after the deploy."""
 
-    def __init__(self, name, strategy, replicas, config_hash, image_id, port=None, upstream=None):
+    def __init__(self, name, strategy, replicas, config_hash, image_id, port=None, upstream=None, readiness_path=None):
         self.name = name
         self.strategy = strategy
         self.replicas = replicas
         self.config_hash = config_hash
         self.image_id = image_id  # None when the image is not on the host yet
         self.port = port
+        self.readiness_path = readiness_path
         self.upstream = upstream
 
     def is_current(self, container):

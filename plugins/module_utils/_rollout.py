@@ -24,6 +24,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_plan import 
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
 from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import render_upstreams, split_traffic
 from ansible_collections.auraspeak.ops.plugins.module_utils._lock_heartbeat import LockLost
+from ansible_collections.auraspeak.ops.plugins.module_utils._readiness import wait_until_ready
 
 
 class DeployFailed(Exception):
@@ -244,6 +245,27 @@ class Rollout:
                 'new %s containers were %s; they were removed and the previous release keeps serving'
                 % (plan.spec.name, result.reason),
                 failed_containers=details,
+            )
+        if plan.spec.readiness_path and plan.spec.port:
+            self._ready(plan, result.healthy)
+
+    def _ready(self, plan, healthy):
+        """The readiness gate: healthy is alive; each new container must also answer its readiness path."""
+        path, timeout = plan.spec.readiness_path, self.settings['health_timeout']
+        answers = wait_until_ready(healthy, plan.spec.port, path, timeout, sleep=self.sleep)
+        if answers:
+            self._remove(healthy)
+            raise DeployFailed(
+                'new %s containers were not ready within %d s (GET %s on port %d): %s; they were removed and '
+                'the previous release keeps serving'
+                % (
+                    plan.spec.name,
+                    timeout,
+                    path,
+                    plan.spec.port,
+                    '; '.join('%s %s' % kv for kv in sorted(answers.items())),
+                ),
+                not_ready=answers,
             )
 
     def _retire(self, containers):

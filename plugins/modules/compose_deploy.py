@@ -109,6 +109,16 @@ options:
       upstream:
         description: nginx upstream name. Default C(<project>_<service>), non-alphanumerics as C(_).
         type: str
+      readiness_path:
+        description:
+          - Rolling services only. After the health gate, each new container must answer C(GET <path>)
+            on O(services[].port) with 200 - probed from the host at the container's addresses, a new
+            connection per request, every second for up to O(health_timeout) seconds - before any
+            traffic reaches it. Otherwise the new containers are removed and the previous release
+            keeps serving.
+          - A health check says the process lives; readiness says it can serve (its database and cache
+            answer with the credentials it was given). Unset, the health gate alone decides.
+        type: str
   health_timeout:
     description: Seconds new containers have to become healthy, from 1 to 3600.
     type: int
@@ -518,6 +528,7 @@ def main():
                 name=dict(type='str', required=True),
                 strategy=dict(type='str', choices=['rolling', 'recreate'], default='recreate'),
                 port=dict(type='int'),
+                readiness_path=dict(type='str'),
                 upstream=dict(type='str'),
             ),
         ),

@@ -156,6 +156,21 @@ def test_a_migration_that_fails_on_a_new_password_leaves_the_serving_files(stack
     assert stack.get('/api/notes')[0] == 200
 
 
+def test_a_release_that_is_alive_but_not_ready_never_takes_traffic(stack):
+    # Only the Redis password changes and Redis keeps the one it has: the new containers
+    # are alive (/healthz) but not ready (/readyz answers 503), so they get no traffic.
+    tree = stack.project_tree()
+    with Load(stack) as load:
+        run = deploy(stack, '2.0.0', app_redis_password='itest-redis-rotated-but-not-in-redis', app_health_timeout=20)
+    assert run.rc != 0
+    message = ' '.join(run.failures(stack.name))
+    assert 'not ready' in message and '/readyz' in message and 'previous release keeps serving' in message
+    assert load.failed == 0, load.outcomes
+    assert stack.served_version() == '2.0.0'
+    assert len(stack.containers('app')) == 2
+    assert_serving_files_are_back(stack, run, tree)
+
+
 def test_a_missing_image_leaves_the_serving_files(stack):
     tree = stack.project_tree()
     run = deploy(stack, '9.9.9')
