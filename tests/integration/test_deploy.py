@@ -28,6 +28,7 @@ from deploy_stack import (
     build_app_images,
     descendants,
     docker,
+    kill_tree,
     remove_app_images,
     write_inventory,
 )
@@ -283,28 +284,34 @@ def wait_for_command(argv, process, seconds=120):
 LONG_DUMP = ['sleep', '14.5']
 
 
-def test_concurrent_deploy_is_refused_even_when_the_first_outlasts_stale_after(stack):
-    lock = os.path.join(stack.state_dir, stack.name, 'deploy.lock')
-    first = start_deploy(
-        stack,
-        '2.0.0',
-        {'app_pre_migration_command': LONG_DUMP},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def start_deploy_in_a_long_dump(stack, version):
+    """deploy.yml in the background, once it runs LONG_DUMP before its migration; and its lock file."""
+    extra = {'app_pre_migration_command': LONG_DUMP}
+    run = start_deploy(stack, version, extra, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for_command(LONG_DUMP, first)
+        wait_for_command(LONG_DUMP, run)
+    except BaseException:
+        kill_tree(run)
+        raise
+    return run, os.path.join(stack.state_dir, stack.name, 'deploy.lock')
+
+
+def rewrite_lock(lock, mtime=None, **changes):
+    """Replace the lock file with its content changed, as deploy_lock would (one rename)."""
+    with open(lock + '.new', 'w') as handle:
+        json.dump(dict(json.loads(read_text(lock)), **changes), handle)
+    if mtime is not None:
+        os.utime(lock + '.new', (mtime, mtime))
+    os.replace(lock + '.new', lock)
+
+
+def test_concurrent_deploy_is_refused_even_when_the_first_outlasts_stale_after(stack):
+    first, lock = start_deploy_in_a_long_dump(stack, '2.0.0')
+    try:
         # As if the dump had run for 2,000 s, past the default stale_after; the first
         # deploy's heartbeat must show it still works.
         long_ago = time.time() - 2000
-        content = dict(
-            json.loads(read_text(lock)), acquired_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(long_ago))
-        )
-        with open(lock + '.new', 'w') as handle:
-            json.dump(content, handle)
-        os.utime(lock + '.new', (long_ago, long_ago))
-        os.replace(lock + '.new', lock)
+        rewrite_lock(lock, long_ago, acquired_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(long_ago)))
         time.sleep(3)
         second = deploy(stack, '2.0.0')
         assert second.rc != 0, 'a second deploy ran beside the first'
@@ -317,21 +324,10 @@ def test_concurrent_deploy_is_refused_even_when_the_first_outlasts_stale_after(s
 
 
 def test_a_deploy_whose_lock_is_taken_over_stops_before_it_migrates(stack):
-    lock = os.path.join(stack.state_dir, stack.name, 'deploy.lock')
-    first = start_deploy(
-        stack,
-        '1.0.0',
-        {'app_pre_migration_command': LONG_DUMP},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    first, lock = start_deploy_in_a_long_dump(stack, '1.0.0')
     try:
-        wait_for_command(LONG_DUMP, first)
-        taken = dict(json.loads(read_text(lock)), holder='forced@elsewhere:run-1', controller={'host': 'elsewhere'})
-        with open(lock + '.new', 'w') as handle:
-            json.dump(taken, handle)
-        os.replace(lock + '.new', lock)  # what deploy_lock force=true does, from another controller
+        # What deploy_lock force=true does, from another controller.
+        rewrite_lock(lock, holder='forced@elsewhere:run-1', controller={'host': 'elsewhere'})
     finally:
         out = first.communicate(timeout=600)[0]
         with contextlib.suppress(FileNotFoundError):
