@@ -96,6 +96,9 @@ class Stack:
             'label=com.docker.compose.project=%s' % self.name,
             '--filter',
             'label=com.docker.compose.service=%s' % service,
+            # Not the migration's one-off container, which carries the service's label too.
+            '--filter',
+            'label=com.docker.compose.oneoff=False',
             '--format',
             '{{.ID}} {{.Names}}',
         ).stdout
