@@ -284,6 +284,11 @@ def wait_for_command(argv, process, seconds=120):
 LONG_DUMP = ['sleep', '14.5']
 
 
+def another_version(stack):
+    """A test version that is not the one serving: deploying it migrates."""
+    return next(v for v in ('3.0.0', '1.0.0', '2.0.0') if v != stack.served_version())
+
+
 def start_deploy_in_a_long_dump(stack, version):
     """deploy.yml in the background, once it runs LONG_DUMP before its migration; and its lock file."""
     extra = {'app_pre_migration_command': LONG_DUMP}
@@ -306,25 +311,27 @@ def rewrite_lock(lock, mtime=None, **changes):
 
 
 def test_concurrent_deploy_is_refused_even_when_the_first_outlasts_stale_after(stack):
-    first, lock = start_deploy_in_a_long_dump(stack, '2.0.0')
+    version = another_version(stack)
+    first, lock = start_deploy_in_a_long_dump(stack, version)
     try:
         # As if the dump had run for 2,000 s, past the default stale_after; the first
         # deploy's heartbeat must show it still works.
         long_ago = time.time() - 2000
         rewrite_lock(lock, long_ago, acquired_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(long_ago)))
         time.sleep(3)
-        second = deploy(stack, '2.0.0')
+        second = deploy(stack, version)
         assert second.rc != 0, 'a second deploy ran beside the first'
         assert 'is held by' in ' '.join(second.failures(stack.name))
     finally:
         out = first.communicate(timeout=600)[0]
     assert first.returncode == 0, out[-3000:]
-    assert stack.served_version() == '2.0.0'
+    assert stack.served_version() == version
     assert not os.path.exists(lock)
 
 
 def test_a_deploy_whose_lock_is_taken_over_stops_before_it_migrates(stack):
-    first, lock = start_deploy_in_a_long_dump(stack, '1.0.0')
+    serving = stack.served_version()
+    first, lock = start_deploy_in_a_long_dump(stack, another_version(stack))
     try:
         # What deploy_lock force=true does, from another controller.
         rewrite_lock(lock, holder='forced@elsewhere:run-1', controller={'host': 'elsewhere'})
@@ -334,12 +341,14 @@ def test_a_deploy_whose_lock_is_taken_over_stops_before_it_migrates(stack):
             os.unlink(lock)
     assert first.returncode != 0
     assert 'taken over' in out and 'forced@elsewhere:run-1' in out, out[-3000:]
-    assert stack.served_version() == '2.0.0'
+    assert stack.served_version() == serving
     assert 'nothing was migrated or switched' in out
     assert len(stack.containers('app')) == 2
 
 
 def test_deploy_killed_midway_converges_on_the_next_run(stack):
+    serving = stack.served_version()
+    assert serving != '1.0.0', 'the killed deploy must bring a new release'
     before = stack.project_tree()
     process = start_deploy(stack, '1.0.0', stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
@@ -356,9 +365,9 @@ def test_deploy_killed_midway_converges_on_the_next_run(stack):
     killed = stack.project_tree()
 
     # Back to the live release first: the same release, so no new entry, but the killed one is closed.
-    live = deploy(stack, '2.0.0')
+    live = deploy(stack, serving)
     assert live.rc == 0, live.failures(stack.name)
-    assert stack.served_version() == '2.0.0'
+    assert stack.served_version() == serving
     assert len(stack.containers('app')) == 2
     assert [e['status'] for e in stack.ledger()].count('deploying') == 0
     assert (stack.ledger()[-1]['version'], stack.ledger()[-1]['status']) == ('1.0.0', 'interrupted')

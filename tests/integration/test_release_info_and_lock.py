@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from ansible_runner import ENV, LOCALHOST, ROOT, Run, _bin, run_module
@@ -185,7 +186,7 @@ def test_lock_cycle_in_one_playbook_run(tmp_path):
     msg = refused['msg']
     assert "held by 'alice'" in msg and 'force=true' in msg and 'deploy_lock_force=true' in msg
     assert 'controller %s, pid %d' % (socket.gethostname(), playbook_pid) in msg
-    assert 'it goes stale after 1800 s' in msg
+    assert 'it goes stale after 300 s without a heartbeat' in msg
     assert refused['held_by']['holder'] == 'alice' and refused['age'] >= 0
     assert again['changed'] is False and again['acquired_at'] == acquired['acquired_at']
     assert release_refused['failed'] is True and "not by 'bob'" in release_refused['msg']
@@ -257,12 +258,14 @@ def test_dead_controller_process_on_another_host_is_refused(tmp_path, dead_pid):
 def test_stale_lock_is_taken_over_with_a_warning(tmp_path):
     path = str(tmp_path / 'deploy.lock')
     write_lock(path, 'slow@elsewhere:run-1', 'elsewhere', 1, acquired_at='2020-01-01T00:00:00Z')
+    silent_since = time.time() - 601
+    os.utime(path, (silent_since, silent_since))  # its last heartbeat: the file's modification time
     result = run_module(LOCK, {'path': path, 'holder': 'alice', 'stale_after': 600}).result
     assert result['changed'] is True and result['took_over'] is True
     assert result['previous_holder'] == 'slow@elsewhere:run-1'
     warnings = '\n'.join(str(w) for w in result['warnings'])
     assert "took over the stale deploy lock %s from 'slow@elsewhere:run-1'" % path in warnings
-    assert 'older than stale_after=600 s' in warnings
+    assert 'no heartbeat for more than stale_after=600 s' in warnings
     assert json.loads(read_bytes(path))['holder'] == 'alice'
 
 
