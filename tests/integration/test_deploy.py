@@ -295,9 +295,11 @@ def start_deploy_in_a_long_dump(stack, version):
     run = start_deploy(stack, version, extra, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for_command(LONG_DUMP, run)
-    except BaseException:
+    except AssertionError as exc:
         kill_tree(run)
-        raise
+        raise AssertionError(
+            '%s; the deploy (rc %s) printed: %s' % (exc, run.returncode, run.stdout.read()[-3000:])
+        ) from None
     return run, os.path.join(stack.state_dir, stack.name, 'deploy.lock')
 
 
