@@ -36,6 +36,20 @@ def docker(*args, check=True):
     return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=300)
 
 
+def secrets_in_container_config(project, secrets):
+    """{container: [secret, ...]} of the project's containers whose configuration, as `docker inspect`
+    shows it to anyone who may inspect (environment, labels, command), holds a secret."""
+    ids = docker('ps', '--all', '--quiet', '--filter', 'label=com.docker.compose.project=%s' % project).stdout.split()
+    assert ids, 'project %s has no containers' % project
+    found = {}
+    for container in json.loads(docker('inspect', *ids).stdout):
+        shown = json.dumps([container['Config'], container['Args'], container['Path']])
+        leaks = [secret for secret in secrets if secret in shown]
+        if leaks:
+            found[container['Name'].lstrip('/')] = leaks
+    return found
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))

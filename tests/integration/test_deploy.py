@@ -32,6 +32,7 @@ from deploy_stack import (
     docker,
     kill_tree,
     remove_app_images,
+    secrets_in_container_config,
     write_inventory,
 )
 
@@ -537,9 +538,14 @@ def test_secret_env_of_any_name_never_reaches_the_output_or_a_non_secret_file(st
         for path, text in [('output', run.stdout + run.stderr)] + list(state_files(stack))
     }
     assert not any(leaks.values()), leaks
-    # The application has them.
-    env = docker('exec', stack.containers('app')[0], 'env').stdout
-    assert all('%s=%s' % item in env for item in ODD_SECRETS.items())
+    # Not in any container's environment, labels or command, where `docker inspect` would show
+    # them; the application reads them from files that NAME_FILE names.
+    assert secrets_in_container_config(stack.name, (*STACK_SECRETS, *ODD_SECRETS.values())) == {}
+    app = stack.containers('app')[0]
+    env = docker('exec', app, 'env').stdout
+    for name, value in ODD_SECRETS.items():
+        assert '%s_FILE=/run/secrets/%s' % (name, name) in env
+        assert docker('exec', app, 'cat', '/run/secrets/' + name).stdout == value
 
 
 def state_files(stack):

@@ -5,12 +5,13 @@ const crypto = require('node:crypto');
 const { parseDatabaseUrl, parseRedisUrl } = require('./urls');
 const { parseDsn } = require('./sentry');
 const { LEVELS } = require('./logger');
+const { resolveSecretFiles } = require('./secret-files');
 
 const MIN_JWT_SECRET_LENGTH = 32;
 const JWT_HINT = `use at least ${MIN_JWT_SECRET_LENGTH} random characters, e.g. the output of \`openssl rand -hex 32\``;
 
-function loadConfig(env = process.env, buildInfo = {}) {
-  const errors = [];
+function loadConfig(environment = process.env, buildInfo = {}) {
+  const { env, errors } = resolveSecretFiles(environment);
   const warnings = [];
   const problem = (list, variable, message) => list.push({ variable, message: `${variable} ${message}` });
   const isProduction = env.NODE_ENV === 'production';

@@ -8,6 +8,7 @@
 // 78 DATABASE_URL missing or invalid.
 const { parseDatabaseUrl } = require('./urls');
 const { maskUrl } = require('./redact');
+const { resolveSecretFiles } = require('./secret-files');
 const { PgConnection } = require('./pg/connection');
 const { discoverMigrations, pendingMigrations, revertPlan, versionLabel } = require('./migrations');
 const { withMigrationLock, appliedMigrations, applyMigration, revertMigration } = require('./migrator');
@@ -100,8 +101,10 @@ function failure(what, migration, err) {
   );
 }
 
-async function run(args, env, log) {
+async function run(args, environment, log) {
   const { command, to } = parseArgs(args);
+  const { env, errors } = resolveSecretFiles(environment);
+  if (errors.length > 0) throw new CliError(errors.map((e) => e.message).join('; '), EXIT.CONFIG);
   if (!env.DATABASE_URL) {
     throw new CliError('DATABASE_URL is not set: set it to postgres://USER:PASSWORD@HOST:5432/DBNAME', EXIT.CONFIG);
   }

@@ -123,3 +123,32 @@ test('build-info.json fills in version, revision and build date; a missing file 
   fs.writeFileSync(file, '{not json');
   assert.throws(() => readBuildInfo(file), /cannot read/);
 });
+
+test('NAME_FILE variables give NAME the content of the file, so secrets stay out of the environment', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'secret-files-'));
+  const write = (name, text) => {
+    fs.writeFileSync(path.join(dir, name), text);
+    return path.join(dir, name);
+  };
+  const env = {
+    NODE_ENV: 'production',
+    DATABASE_URL_FILE: write('db', `${PRODUCTION.DATABASE_URL}\n`),
+    REDIS_URL_FILE: write('redis', PRODUCTION.REDIS_URL),
+    JWT_SECRET_FILE: write('jwt', GOOD_SECRET),
+  };
+  const { config, errors } = loadConfig(env);
+  assert.deepEqual(errors, []);
+  assert.equal(config.database.password, 'db-password-1'); // the file's line break is not the secret's
+  assert.equal(config.redis.password, 'redis-password-1');
+  assert.equal(config.jwtSecret, GOOD_SECRET);
+});
+
+test('an unreadable NAME_FILE, or NAME set both ways, is named and the value never echoed', () => {
+  const { errors } = loadConfig({ ...PRODUCTION, REDIS_URL_FILE: '/nonexistent/redis' });
+  assert.deepEqual(variables(errors), ['REDIS_URL_FILE']);
+  assert.match(errors[0].message, /REDIS_URL_FILE and REDIS_URL are both set: set only one of them/);
+  const missing = loadConfig({ ...PRODUCTION, JWT_SECRET: '', JWT_SECRET_FILE: '/nonexistent/jwt' }).errors;
+  assert.deepEqual(variables(missing), ['JWT_SECRET_FILE', 'JWT_SECRET']);
+  assert.match(missing[0].message, /^JWT_SECRET_FILE names \/nonexistent\/jwt, which cannot be read \(ENOENT\)/);
+  assert.ok(!JSON.stringify(missing).includes('redis-password-1'));
+});
