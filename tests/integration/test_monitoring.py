@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 from ansible_runner import ENV, ROOT, playbook_command, run_playbook
-from deploy_stack import build_app_images, docker, remove_app_images
+from deploy_stack import STACK_SECRETS, build_app_images, docker, remove_app_images, secrets_in_container_config
 from monitoring_stack import MonitoredStack, wait_for
 
 pytestmark = pytest.mark.monitoring
@@ -119,6 +119,34 @@ def test_the_live_configuration_passes_promtool_and_amtool(stack):
     assert alertmanager.returncode == 0, alertmanager.stdout + alertmanager.stderr
 
 
+def test_no_container_shows_a_secret_to_docker_inspect(stack):
+    # The exporters reach their services (test above) with passwords from files only.
+    projects = (stack.name, stack.monitoring_project)
+    shown = {project: secrets_in_container_config(project, STACK_SECRETS) for project in projects}
+    assert shown == {stack.name: {}, stack.monitoring_project: {}}
+
+
+def test_every_monitoring_container_has_memory_cpu_and_pids_limits(stack):
+    project = 'label=com.docker.compose.project=%s' % stack.monitoring_project
+    ids = docker('ps', '-q', '--filter', project).stdout.split()
+    unlimited = {
+        container['Name']: {key: container['HostConfig'][key] for key in ('Memory', 'NanoCpus', 'PidsLimit')}
+        for container in json.loads(docker('inspect', *ids).stdout)
+        if not all(container['HostConfig'][key] for key in ('Memory', 'NanoCpus', 'PidsLimit'))
+    }
+    assert len(ids) >= 7 and unlimited == {}, unlimited
+
+
+def test_nothing_on_the_app_network_can_reload_or_stop_prometheus(stack):
+    # An app replica shares a network with Prometheus, which scrapes it there.
+    script = (
+        "fetch('http://prometheus:9090/-/reload', {method: 'POST'})"
+        ".then((r) => console.log(r.status), (e) => console.log('unreachable', e.cause && e.cause.code))"
+    )
+    answer = docker('exec', stack.containers('app')[0], 'node', '-e', script).stdout.strip()
+    assert answer == '403', answer
+
+
 def test_uis_are_published_on_loopback_only(stack):
     for service in ('prometheus', 'alertmanager'):
         ports = docker('port', stack.container(service)).stdout.split('\n')
@@ -202,8 +230,22 @@ def test_a_rule_change_is_reloaded_without_a_restart(stack):
         ({'monitoring_retention_size': '10G'}, 'monitoring_retention_size is "10G"'),
         ({'monitoring_alertmanager_default_receiver': 'pager'}, 'monitoring_alertmanager_default_receiver'),
         ({'monitoring_app_project': 'itest-none'}, 'network itest-none_internal does not exist'),
+        ({'monitoring_resources': {'grafna': {'memory': '1g'}}}, 'monitoring_resources names grafna, which is not'),
+        (
+            {'monitoring_resources': {'prometheus': {'memory': 'lots'}}},
+            'monitoring_resources.prometheus is {"memory": "lots"',
+        ),
     ],
-    ids=['public-bind', 'bind-name', 'retention', 'retention-size', 'unknown-receiver', 'no-app'],
+    ids=[
+        'public-bind',
+        'bind-name',
+        'retention',
+        'retention-size',
+        'unknown-receiver',
+        'no-app',
+        'resources-name',
+        'resources-size',
+    ],
 )
 def test_bad_input_is_refused_naming_the_variable(stack, extra_vars, message):
     before = sha256(os.path.join(stack.monitoring_dir, 'compose.yaml'))

@@ -19,7 +19,7 @@ PUBLISHED = {'prometheus', 'alertmanager', 'grafana'}
 def render(tmp_path, extra=None):
     config_dir = tmp_path / 'monitoring'
     (config_dir / 'secrets').mkdir(parents=True)
-    for name in ('postgres_password', 'grafana_admin_password', 'redis-exporter.env'):
+    for name in ('postgres_password', 'grafana_admin_password', 'redis_passwords.json'):
         (config_dir / 'secrets' / name).write_text('x')
     extra_vars = {
         'monitoring_config_dir': str(config_dir),
@@ -52,6 +52,7 @@ def test_every_service_is_accepted_by_compose(tmp_path):
             assert ports == [], (name, ports)
         assert service['read_only'] is True, name
         assert 'no-new-privileges:true' in service['security_opt'], name
+        assert set(service['deploy']['resources']['limits']) == {'memory', 'cpus', 'pids'}, name
     assert (
         services['grafana']['environment']['GF_SECURITY_ADMIN_PASSWORD__FILE'] == '/run/secrets/grafana_admin_password'
     )
