@@ -28,6 +28,7 @@ analysis      a release answering 25 % of /api/* with 500, and one 300 ms slower
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import signal
@@ -108,6 +109,24 @@ class NodeLoad:
         return self.result['requests']
 
 
+def slowest_tasks(run, count=6):
+    """{task name: seconds} of the run's slowest tasks, and compose_deploy's own phases: where a deploy's time goes."""
+    timed = []
+    for play in run.data['plays']:
+        for task in play['tasks']:
+            took = task['task']['duration']
+            seconds = _timestamp(took['end']) - _timestamp(took['start'])
+            timed.append((round(seconds, 1), task['task']['name']))
+            for result in task['hosts'].values():
+                for phase, phase_seconds in (result.get('durations') or {}).items():
+                    timed.append((phase_seconds, 'compose_deploy ' + phase))
+    return {name: seconds for seconds, name in sorted(timed, reverse=True)[:count]}
+
+
+def _timestamp(text):
+    return datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%S.%fZ').timestamp()
+
+
 class Bench:
     def __init__(self, stack, rate, seconds):
         self.stack, self.rate, self.seconds = stack, rate, seconds
@@ -154,7 +173,9 @@ class Bench:
     def deploys(self):
         results = {}
         (run, seconds), load = self.under_load(self.deploy, seconds=60)
-        results['rolling deploy with analysis'] = dict(summary(load), deploy_rc=run.rc, deploy_s=seconds)
+        results['rolling deploy with analysis'] = dict(
+            summary(load), deploy_rc=run.rc, deploy_s=seconds, slowest_tasks=slowest_tasks(run)
+        )
         (run, seconds), load = self.under_load(
             lambda: self.deploy(app_env={'FAULT_HEALTH_FAIL': '1'}, app_health_timeout=25), seconds=60
         )
