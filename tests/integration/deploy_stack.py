@@ -36,13 +36,18 @@ def docker(*args, check=True):
     return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=300)
 
 
+def inspect_project(project):
+    """`docker inspect` of every container of a Compose project, stopped ones included."""
+    ids = docker('ps', '--all', '--quiet', '--filter', 'label=com.docker.compose.project=%s' % project).stdout.split()
+    assert ids, 'project %s has no containers' % project
+    return json.loads(docker('inspect', *ids).stdout)
+
+
 def secrets_in_container_config(project, secrets):
     """{container: [secret, ...]} of the project's containers whose configuration, as `docker inspect`
     shows it to anyone who may inspect (environment, labels, command), holds a secret."""
-    ids = docker('ps', '--all', '--quiet', '--filter', 'label=com.docker.compose.project=%s' % project).stdout.split()
-    assert ids, 'project %s has no containers' % project
     found = {}
-    for container in json.loads(docker('inspect', *ids).stdout):
+    for container in inspect_project(project):
         shown = json.dumps([container['Config'], container['Args'], container['Path']])
         leaks = [secret for secret in secrets if secret in shown]
         if leaks:

@@ -14,7 +14,14 @@ import subprocess
 
 import pytest
 from ansible_runner import ENV, ROOT, playbook_command, run_playbook
-from deploy_stack import STACK_SECRETS, build_app_images, docker, remove_app_images, secrets_in_container_config
+from deploy_stack import (
+    STACK_SECRETS,
+    build_app_images,
+    docker,
+    inspect_project,
+    remove_app_images,
+    secrets_in_container_config,
+)
 from monitoring_stack import MonitoredStack, wait_for
 
 pytestmark = pytest.mark.monitoring
@@ -127,14 +134,13 @@ def test_no_container_shows_a_secret_to_docker_inspect(stack):
 
 
 def test_every_monitoring_container_has_memory_cpu_and_pids_limits(stack):
-    project = 'label=com.docker.compose.project=%s' % stack.monitoring_project
-    ids = docker('ps', '-q', '--filter', project).stdout.split()
+    containers = inspect_project(stack.monitoring_project)
     unlimited = {
         container['Name']: {key: container['HostConfig'][key] for key in ('Memory', 'NanoCpus', 'PidsLimit')}
-        for container in json.loads(docker('inspect', *ids).stdout)
+        for container in containers
         if not all(container['HostConfig'][key] for key in ('Memory', 'NanoCpus', 'PidsLimit'))
     }
-    assert len(ids) >= 7 and unlimited == {}, unlimited
+    assert len(containers) >= 7 and unlimited == {}, unlimited
 
 
 def test_nothing_on_the_app_network_can_reload_or_stop_prometheus(stack):
