@@ -69,6 +69,8 @@ def parser():
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument('--release', required=True, help='the release whose pre-migration snapshot to restore')
     cmd.add_argument('--force', action='store_true', help='roll back even when writes would be discarded')
+    cmd = sub.add_parser('rollback-database-undo', help='put back the database a rollback replaced')
+    cmd.add_argument('--kept', required=True, help='the name rollback-database kept it under')
     return top
 
 
@@ -106,6 +108,8 @@ def dispatch(cfg, args):
         return snapshot.mark_migrated(cfg, args.release)
     if command == 'rollback-plan':
         return snapshot.plan_rollback(cfg, args.release)
+    if command == 'rollback-database-undo':
+        return snapshot.undo_rollback(cfg, args.kept)
     return snapshot.rollback_database(cfg, args.release, force=args.force)
 
 

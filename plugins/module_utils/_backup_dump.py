@@ -284,6 +284,10 @@ def quote_ident(name):
     return '"%s"' % name.replace('"', '""')
 
 
+# <db>_before_rollback_<UTC time>: the name a database a rollback replaced is kept under.
+KEPT_INFIX = '_before_rollback_'
+
+
 def restore_as_database(cfg, path):
     """pg_restore the dump into a new database, then swap names; the replaced database is kept.
 
@@ -293,7 +297,7 @@ def restore_as_database(cfg, path):
     container = cfg.live_postgres()
     user, database = cfg.postgres['user'], cfg.postgres['db']
     stamp = time.strftime('%Y%m%d%H%M%S', time.gmtime())
-    incoming, kept = '%s_restoring' % database, '%s_before_rollback_%s' % (database, stamp)
+    incoming, kept = '%s_restoring' % database, '%s%s%s' % (database, KEPT_INFIX, stamp)
     psql(container, user, 'postgres', 'DROP DATABASE IF EXISTS %s;' % quote_ident(incoming))
     psql(container, user, 'postgres', 'CREATE DATABASE %s OWNER %s;' % (quote_ident(incoming), quote_ident(user)))
     with open(path, 'rb') as handle:
@@ -340,3 +344,43 @@ ALTER DATABASE %(qin)s RENAME TO %(qdb)s;
         },
     )
     return kept
+
+
+def put_back_database(cfg, kept):
+    """Undo restore_as_database: kept is the database again, and the restored copy that replaced it is dropped.
+
+    For a rollback whose release did not go live: its replicas never took traffic
+    on the copy, and the snapshot it came from is still on disk. The application
+    must be stopped.
+    """
+    user, database = cfg.postgres['user'], cfg.postgres['db']
+    if not re.fullmatch(re.escape(database + KEPT_INFIX) + r'[0-9]{14}', kept):
+        raise BackupError(
+            '--kept %s is not a database a rollback of %s kept: pass the kept_database rollback-database '
+            'reported (%s<time>)' % (kept, database, database + KEPT_INFIX)
+        )
+    container = cfg.live_postgres()
+    listed = "SELECT count(*) FROM pg_database WHERE datname = '%s';" % kept.replace("'", "''")
+    if psql(container, user, 'postgres', listed) != [['1']]:
+        raise BackupError(
+            'the database %s is gone: the database %s was left as the rollback made it' % (kept, database)
+        )
+    copy = '%s_rolled_back_copy' % database
+    psql(
+        container,
+        user,
+        'postgres',
+        """
+DROP DATABASE IF EXISTS %(qcopy)s;
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%(db)s' AND pid <> pg_backend_pid();
+ALTER DATABASE %(qdb)s RENAME TO %(qcopy)s;
+ALTER DATABASE %(qkept)s RENAME TO %(qdb)s;
+DROP DATABASE %(qcopy)s;
+"""
+        % {
+            'db': database.replace("'", "''"),
+            'qdb': quote_ident(database),
+            'qkept': quote_ident(kept),
+            'qcopy': quote_ident(copy),
+        },
+    )

@@ -195,3 +195,17 @@ def rollback_database(cfg, release, force=False):
 
     recorded(cfg, 'rollback-database', func)
     return dict(plan, kept_database=kept['database'])
+
+
+def undo_rollback(cfg, kept):
+    """Put back the database rollback_database() replaced (kept), when the release it went back to did not go live.
+
+    The application must be stopped.
+    """
+
+    def func():
+        dump.put_back_database(cfg, kept)
+        return kept, None
+
+    recorded(cfg, 'rollback-database-undo', func)
+    return {'database': cfg.postgres['db'], 'put_back': kept}

@@ -113,6 +113,13 @@ class ComposeProject:
             args += ['--scale', '%s=%d' % (service, count)]
         return self.docker.run(self._args(*args, *services))
 
+    def create(self, scale):
+        """Create missing containers of the services in scale ({service: count}), stopped; existing ones stay."""
+        args = ['up', '--no-start', '--no-recreate']
+        for service, count in sorted(scale.items()):
+            args += ['--scale', '%s=%d' % (service, count)]
+        return self.docker.run(self._args(*args, *sorted(scale)))
+
     def run_once(self, service, command):
         """Run command in a one-off container of service (its new image and settings)."""
         return self.docker.run(self._args('run', '--rm', '--no-deps', '--no-TTY', service, *command), check=False)

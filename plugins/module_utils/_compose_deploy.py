@@ -55,6 +55,9 @@ class ComposeDeployer:
         self.ledger = ledger.ReleaseLedger(os.path.join(self.state_dir, 'releases.json'))
         self.project_files = self._project_files()
         self.files_report = {}
+        self.stopped_removed = {}  # the rollout's, for a failed run to create again
+        self.stopped_recreated = {}
+        self.edge = None
         self.lock_check = None  # the deploy lock's heartbeat check, once the lock is held
         self._check_version_string()
         self._check_timeouts()
@@ -198,6 +201,7 @@ class ComposeDeployer:
                 self.project_files.restore(previous)
                 self.files_report['state'] = 'restored'
                 self._note_recreated(getattr(exc, 'details', {}).get('actions') or {})
+            self._recreate_stopped(files)
             raise
         if self.files_report.get('state') == 'installed':
             self.project_files.keep()
@@ -226,7 +230,7 @@ class ComposeDeployer:
         self._check_migration(specs)
         containers = project_containers(self.docker, self.name)
         plans = plan_services(specs, containers)
-        edge = self._edge(specs)
+        edge = self.edge = self._edge(specs)
         data = self.ledger.read()
         current = ledger.current(data)
         config_hash = _release_hash(hashes, image_ids)
@@ -265,6 +269,7 @@ class ComposeDeployer:
             closed = self._close_interrupted()
         edge_before = edge.snapshot() if edge else None
         rollout = Rollout(self.docker, project, edge, self._rollout_settings())
+        self.stopped_removed = rollout.stopped_removed
         try:
             live = rollout.run(plans)
         except DeployFailed as exc:
@@ -442,6 +447,26 @@ class ComposeDeployer:
                 % (', '.join(recreated), self.name)
             )
 
+    def _recreate_stopped(self, files):
+        """Stopped replicas this run removed before its release went live (rollback.yml stops the app for a
+        database rollback) are created again, stopped, from the files that serve: the run leaves them as it
+        found them, for the caller to start once the data they ran on is back."""
+        if not self.stopped_removed:
+            return
+        try:
+            self._project(files).create(self.stopped_removed)
+        except DockerCLIError as exc:
+            self.module.warn(
+                'the stopped replicas of %s this run removed could not be created again (%s): '
+                'run docker compose up in %s' % (self.name, exc.msg, self.params['project_dir'])
+            )
+            return
+        self.stopped_recreated = dict(self.stopped_removed)
+        if self.edge:
+            # Compose numbers them anew: the edge's file names them, for the reload after their start.
+            containers = sorted(project_containers(self.docker, self.name), key=lambda c: c.name)
+            self.edge.name_stopped({name: [c for c in containers if c.service == name] for name in self.edge.specs})
+
     def _install_files(self):
         """Switch project_dir to the staged files; returns the set that served before."""
         if not self.project_files:
@@ -510,4 +535,9 @@ def run_compose_deploy(module):
         result['files'] = files
     if files.get('state') == 'restored':
         result['msg'] += '; the files of the serving release are back in %s' % module.params['project_dir']
+    if deployer and deployer.stopped_recreated:
+        result['stopped_recreated'] = deployer.stopped_recreated
+        result['msg'] += '; the stopped replicas it removed are there again, stopped (%s)' % ', '.join(
+            '%s: %d' % item for item in sorted(deployer.stopped_recreated.items())
+        )
     return True, result

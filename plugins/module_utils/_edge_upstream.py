@@ -151,6 +151,12 @@ class EdgeUpstream:
             self._test_and_reload(previous, placeholders)
         return True
 
+    def write_unloaded(self, text):
+        """Write the file without a reload, for containers nginx cannot resolve yet (created, not started):
+        whoever starts them reloads nginx."""
+        os.makedirs(self.upstream_dir, mode=0o755, exist_ok=True)
+        write_atomic(self.path, text, mode=0o644)
+
     def snapshot(self, upstream_names):
         """{path: text or None} of the project's upstream file and placeholders, for restore()."""
         paths = [self.path] + [placeholder_path(self.upstream_dir, n) for n in upstream_names]

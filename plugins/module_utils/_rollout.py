@@ -52,6 +52,9 @@ class Rollout:
         self.sleep = sleep
         self.actions = {}
         self.durations = {}
+        # {service: count} of stopped replicas removed to make room for the new ones, while
+        # the release is not live: a failed run creates them again (stopped), as it found them.
+        self.stopped_removed = {}
 
     def run(self, plans):
         recreate = [p for p in plans.values() if p.spec.strategy != ROLLING and p.changes]
@@ -151,7 +154,9 @@ class Rollout:
         running_old = [c for c in plan.remove if c.running]
         self._still_locked('starting new %s containers: nothing was switched' % service)
         if stopped:
+            # Compose would start them instead of creating new containers.
             self._remove(stopped)
+            self.stopped_removed[service] = len(stopped)
         new = self._start_new(plan) if plan.add else []
         if new:
             self._gate(plan, new)
@@ -173,6 +178,7 @@ class Rollout:
             except DockerCLIError as exc:
                 self._remove(new)
                 raise DeployFailed(exc.msg) from None
+        self.stopped_removed.pop(service, None)
         if running_old:
             if self.edge:
                 self.sleep(self.settings['drain_timeout'])
@@ -242,8 +248,8 @@ class Rollout:
             details = failure_details(self.docker, result.failed)
             self._remove(new)
             raise DeployFailed(
-                'new %s containers were %s; they were removed and the previous release keeps serving'
-                % (plan.spec.name, result.reason),
+                'new %s containers were %s; they were removed and %s'
+                % (plan.spec.name, result.reason, _what_serves(plan)),
                 failed_containers=details,
             )
         if plan.spec.readiness_path and plan.spec.port:
@@ -256,14 +262,14 @@ class Rollout:
         if answers:
             self._remove(healthy)
             raise DeployFailed(
-                'new %s containers were not ready within %d s (GET %s on port %d): %s; they were removed and '
-                'the previous release keeps serving'
+                'new %s containers were not ready within %d s (GET %s on port %d): %s; they were removed and %s'
                 % (
                     plan.spec.name,
                     timeout,
                     path,
                     plan.spec.port,
                     '; '.join('%s %s' % kv for kv in sorted(answers.items())),
+                    _what_serves(plan),
                 ),
                 not_ready=answers,
             )
@@ -329,6 +335,10 @@ class EdgeSwitch:
     def snapshot(self):
         return self.upstream.snapshot(self._upstream_names())
 
+    def name_stopped(self, live):
+        """Point the file at live whose containers are stopped: nginx reads it when whoever starts them reloads it."""
+        self.upstream.write_unloaded(self.render(live))
+
     def restore(self, snapshot):
         """The edge's files as snapshot() found them (a deploy that did not go live)."""
         return self.upstream.restore(snapshot)
@@ -343,6 +353,13 @@ class EdgeSwitch:
 
     def _upstream_names(self):
         return [s.upstream for s in self.specs.values()]
+
+
+def _what_serves(plan):
+    """What a release that did not go live leaves serving."""
+    if any(c.running for c in plan.keep + plan.remove):
+        return 'the previous release keeps serving'
+    return 'no %s container ran before this run either (they were stopped)' % plan.spec.name
 
 
 def _last_line(text):

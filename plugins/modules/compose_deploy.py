@@ -474,6 +474,14 @@ failed_containers:
   elements: dict
   sample: [{container: auraspeak-app-3, status: running, health: unhealthy,
             health_log: ['{"status":"failing"}'], log_tail: ['{"level":"error","msg":"..."}']}]
+stopped_recreated:
+  description:
+    - Services whose replicas were all stopped before the run (C(rollback.yml) stops the app for a database
+      rollback), with how many. The run removed them to start the new release, which did not go live; they
+      were created again, stopped, from the files that serve, for the caller to start once their data is back.
+  returned: when a release that replaced stopped replicas did not go live
+  type: dict
+  sample: {app: 2}
 analysis:
   description:
     - The verdict of each canary step - weight (per cent), result (V(pass), V(fail), V(inconclusive)),

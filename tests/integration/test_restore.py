@@ -280,6 +280,34 @@ def test_a_rerun_of_the_live_release_keeps_its_one_pre_migration_snapshot(stack)
     assert stack.served_version() == '2.0.0'
 
 
+def test_a_database_rollback_whose_release_fails_the_gate_puts_the_database_and_the_live_release_back(stack):
+    # The rollback stops the app and swaps the database before the old release's replicas
+    # start; when they fail the health gate, the stopped ones were the only app there was.
+    titles = set(stack.note_titles())
+    databases = stack.sql('SELECT datname FROM pg_database ORDER BY 1', database='postgres')
+    run = run_playbook(
+        'playbooks/rollback.yml',
+        {
+            'rollback_database': True,
+            'rollback_database_force': True,
+            'app_env': {'FAULT_HEALTH_FAIL': '1'},
+            'app_health_timeout': 25,
+        },
+        inventory=stack.inventory,
+    )
+    assert run.rc != 0
+    message = ' '.join(run.failures(stack.name))
+    assert 'new app containers were' in message and 'no app container ran before this run either' in message, message
+    assert len(stack.containers('app')) == 3, message  # running replicas
+    assert stack.served_version() == '2.0.0'
+    assert 'the database is back as it was' in message and 'release 2.0.0 serves again' in message, message
+    assert 'tags' in stack.tables()
+    assert set(stack.note_titles()) == titles
+    # The snapshot's copy went; nothing else was left behind or taken away.
+    assert stack.sql('SELECT datname FROM pg_database ORDER BY 1', database='postgres') == databases
+    assert [e['status'] for e in stack.ledger() if e['version'] == '2.0.0'][-1] == 'active'
+
+
 def test_forced_database_rollback_restores_the_snapshot_and_the_previous_release(stack):
     run = run_playbook(
         'playbooks/rollback.yml',

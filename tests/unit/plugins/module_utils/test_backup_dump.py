@@ -271,3 +271,12 @@ def test_scheduled_dumps_and_snapshots_are_told_apart():
     assert dump.is_scheduled('auraspeak-20261124T030000Z')
     assert not dump.is_scheduled('auraspeak-20261124T030000Z-pre-migration-2.0.0')
     assert dump.taken_at('/x/auraspeak-20261124T030000Z.dump') == 1795489200
+
+
+@pytest.mark.parametrize(
+    'kept', ['app', 'app_before_rollback_', 'app_before_rollback_2026; DROP', 'other_before_rollback_20261203080000']
+)
+def test_put_back_database_takes_only_a_database_a_rollback_kept(kept):
+    cfg = SimpleNamespace(postgres={'user': 'app', 'db': 'app'})  # no live_postgres: refused before any SQL
+    with pytest.raises(BackupError, match='is not a database a rollback of app kept'):
+        dump.put_back_database(cfg, kept)
