@@ -359,7 +359,9 @@ def _what_serves(plan):
     """What a release that did not go live leaves serving."""
     if any(c.running for c in plan.keep + plan.remove):
         return 'the previous release keeps serving'
-    return 'no %s container ran before this run either (they were stopped)' % plan.spec.name
+    if plan.keep or plan.remove:
+        return 'no %s container ran before this run either: they were stopped' % plan.spec.name
+    return 'no %s container ran before this run either' % plan.spec.name
 
 
 def _last_line(text):
