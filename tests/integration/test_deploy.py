@@ -23,6 +23,7 @@ import pytest
 from ansible_runner import ENV, ROOT, Run, leaked, playbook_command, run_playbook, run_verbose
 from deploy_stack import (
     APP_IMAGE,
+    REDIS_PASSWORD,
     STACK_SECRETS,
     VERSIONS,
     Stack,
@@ -161,11 +162,10 @@ def test_a_migration_that_fails_on_a_new_password_leaves_the_serving_files(stack
 
 
 def test_a_release_that_is_alive_but_not_ready_never_takes_traffic(stack):
-    # Only the Redis password changes and Redis keeps the one it has: the new containers
-    # are alive (/healthz) but not ready (/readyz answers 503), so they get no traffic.
+    # The new containers are alive (/healthz) but not ready (/readyz answers 503), so they get no traffic.
     tree = stack.project_tree()
     with Load(stack) as load:
-        run = deploy(stack, '2.0.0', app_redis_password='itest-redis-rotated-but-not-in-redis', app_health_timeout=20)
+        run = deploy(stack, '2.0.0', app_env={'FAULT_READY_FAIL': '1'}, app_health_timeout=20)
     assert run.rc != 0
     message = ' '.join(run.failures(stack.name))
     assert 'not ready' in message and '/readyz' in message and 'previous release keeps serving' in message
@@ -173,6 +173,46 @@ def test_a_release_that_is_alive_but_not_ready_never_takes_traffic(stack):
     assert stack.served_version() == '2.0.0'
     assert len(stack.containers('app')) == 2
     assert_serving_files_are_back(stack, run, tree)
+
+
+def redis_takes(stack, password):
+    """Whether the project's Redis lets a new connection in with password."""
+    ping = docker('exec', '-e', 'REDISCLI_AUTH=' + password, stack.name + '-redis-1', 'redis-cli', 'ping', check=False)
+    return ping.stdout.strip() == 'PONG'
+
+
+def test_a_new_redis_password_goes_live_with_no_failed_request(stack):
+    # Redis takes both passwords while the release rolls, then only the new one.
+    rotated = 'itest-redis-rotated-\u00e9#1'
+    redis = docker('inspect', '--format', '{{.Id}}', stack.name + '-redis-1').stdout
+    with Load(stack) as load:
+        run = deploy(stack, '2.0.0', app_redis_password=rotated)
+        time.sleep(1)
+    assert run.rc == 0, run.failures(stack.name)
+    assert load.failed == 0, load.outcomes
+    assert redis_takes(stack, rotated) and not redis_takes(stack, REDIS_PASSWORD)
+    assert docker('inspect', '--format', '{{.Id}}', stack.name + '-redis-1').stdout == redis  # not restarted
+    assert 'itest-redis-rotated' not in run.stdout + run.stderr  # nor its URL-encoded or JSON-escaped form
+    # And back, the same way: the inventory's password.
+    with Load(stack) as load:
+        back = deploy(stack, '2.0.0')
+    assert back.rc == 0, back.failures(stack.name)
+    assert load.failed == 0, load.outcomes
+    assert redis_takes(stack, REDIS_PASSWORD) and not redis_takes(stack, rotated)
+    assert deploy(stack, '2.0.0').host_stats(stack.name)['changed'] == 0
+
+
+def test_a_new_redis_password_whose_release_fails_is_taken_back(stack):
+    rotated = 'itest-redis-rotated-for-a-bad-release'
+    with Load(stack) as load:
+        run = deploy(
+            stack, '2.0.0', app_redis_password=rotated, app_env={'FAULT_HEALTH_FAIL': '1'}, app_health_timeout=20
+        )
+    assert run.rc != 0
+    assert 'not healthy' in ' '.join(run.failures(stack.name))
+    assert load.failed == 0, load.outcomes
+    assert redis_takes(stack, REDIS_PASSWORD) and not redis_takes(stack, rotated)
+    assert stack.get('/api/notes')[0] == 200
 
 
 def test_a_missing_image_leaves_the_serving_files(stack):

@@ -1,0 +1,40 @@
+# Runs inside the project's Redis container (docker compose exec -T redis sh -c <this>):
+# changes which passwords Redis 7 takes for its default user, by SHA-256, so no
+# password reaches a command line. stdin: the password to change on the first
+# line, the one the serving release's redis.conf holds on the second. (The
+# redis.conf the container sees is the one it started with: the files a deploy
+# installs reach it at its next start.)
+#
+#   add     take it beside the current one (both work while the release rolls)
+#   only    take it alone (the release that uses it is live)
+#   remove  drop it again, unless the serving release uses it (it did not go live)
+#
+# With "plan" as the second argument it only says what it would do.
+# Prints "changed" or "unchanged".
+set -eu
+step=$1
+plan=${2:-}
+IFS= read -r password || true
+IFS= read -r serving || true
+logged_in() { [ "$(redis-cli ping 2>/dev/null)" = PONG ]; }
+for REDISCLI_AUTH in "$serving" "$password"; do
+  export REDISCLI_AUTH
+  if logged_in; then break; fi
+done
+logged_in || { echo "Redis takes neither the new password nor the serving release's" >&2; exit 1; }
+digest() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
+new=$(digest "$password")
+known=$(redis-cli --raw ACL GETUSER default | grep -xE '[0-9a-f]{64}' || true)
+holds() { printf '%s\n' "$known" | grep -qx "$1"; }
+case $step in
+  add) if holds "$new"; then set --; else set -- "#$new"; fi ;;
+  only) if [ "$known" = "$new" ]; then set --; else set -- resetpass "#$new"; fi ;;
+  remove) if [ "$new" = "$(digest "$serving")" ] || ! holds "$new"; then set --; else set -- "!$new"; fi ;;
+  *) echo "unknown step: $step (add, only or remove)" >&2; exit 2 ;;
+esac
+if [ $# -eq 0 ]; then echo unchanged; exit 0; fi
+if [ "$plan" != plan ]; then
+  answer=$(redis-cli ACL SETUSER default "$@")
+  [ "$answer" = OK ] || { echo "Redis refused the password change: $answer" >&2; exit 1; }
+fi
+echo changed
