@@ -14,6 +14,8 @@ from ansible_runner import run_playbook
 pytestmark = pytest.mark.monitoring
 
 PUBLISHED = {'prometheus', 'alertmanager', 'grafana'}
+# Their upstream images have no HTTP client (FROM scratch, or Ubuntu without one): no check by default.
+NO_HEALTH_CHECK = {'redis-exporter', 'nginx-exporter', 'alloy'}
 
 
 def render(tmp_path, extra=None):
@@ -42,7 +44,7 @@ def test_every_service_is_accepted_by_compose(tmp_path):
     services = compose['services']
     assert set(services) == {
         'prometheus', 'alertmanager', 'node-exporter', 'blackbox-exporter', 'postgres-exporter',
-        'redis-exporter', 'nginx-exporter', 'cadvisor', 'grafana', 'loki', 'alloy',
+        'redis-exporter', 'nginx-exporter', 'cadvisor', 'grafana', 'loki', 'alloy', 'docker-api-proxy',
     }  # fmt: skip
     for name, service in services.items():
         ports = service.get('ports', [])
@@ -53,6 +55,16 @@ def test_every_service_is_accepted_by_compose(tmp_path):
         assert service['read_only'] is True, name
         assert 'no-new-privileges:true' in service['security_opt'], name
         assert set(service['deploy']['resources']['limits']) == {'memory', 'cpus', 'pids'}, name
+        if name in NO_HEALTH_CHECK:
+            assert 'healthcheck' not in service, name
+        else:
+            assert service['healthcheck']['test'][0] == 'CMD', name
+    # Only the Docker API proxy mounts the engine's socket, of the services that can run without it.
+    socket = '/var/run/docker.sock:/var/run/docker.sock:ro'
+    assert {name for name, service in services.items() if socket in service.get('volumes', [])} == {
+        'docker-api-proxy',
+        'alloy',
+    }
     assert (
         services['grafana']['environment']['GF_SECURITY_ADMIN_PASSWORD__FILE'] == '/run/secrets/grafana_admin_password'
     )
@@ -71,3 +83,12 @@ def test_compose_refuses_a_broken_file_and_nothing_is_written(tmp_path):
     assert run.rc != 0
     assert 'failed to validate' in str(run.failures()), run.failures()
     assert not os.path.exists(compose_file)
+
+
+def test_a_health_check_can_be_added_to_an_image_without_one(tmp_path):
+    probe = ['CMD', '/probe', 'http://127.0.0.1:9121/']
+    run, compose_file = render(tmp_path, {'monitoring_healthchecks': {'redis-exporter': probe, 'prometheus': []}})
+    assert run.rc == 0, run.failures()
+    services = yaml.safe_load(compose_file.read_text())['services']
+    assert services['redis-exporter']['healthcheck']['test'] == probe
+    assert 'healthcheck' not in services['prometheus']
