@@ -327,23 +327,28 @@ def restore_as_database(cfg, path):
             'pg_restore of %s failed, the database was not touched: %s'
             % (path, proc.stderr.decode(errors='replace').strip()[-400:])
         )
+    swap_databases(container, user, database, kept, incoming)
+    return kept
+
+
+def swap_databases(container, user, database, out_name, in_name):
+    """database is renamed out_name and in_name takes its name, after its sessions are ended."""
     psql(
         container,
         user,
         'postgres',
         """
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%(db)s' AND pid <> pg_backend_pid();
-ALTER DATABASE %(qdb)s RENAME TO %(qkept)s;
+ALTER DATABASE %(qdb)s RENAME TO %(qout)s;
 ALTER DATABASE %(qin)s RENAME TO %(qdb)s;
 """
         % {
             'db': database.replace("'", "''"),
             'qdb': quote_ident(database),
-            'qkept': quote_ident(kept),
-            'qin': quote_ident(incoming),
+            'qout': quote_ident(out_name),
+            'qin': quote_ident(in_name),
         },
     )
-    return kept
 
 
 def put_back_database(cfg, kept):
@@ -366,21 +371,6 @@ def put_back_database(cfg, kept):
             'the database %s is gone: the database %s was left as the rollback made it' % (kept, database)
         )
     copy = '%s_rolled_back_copy' % database
-    psql(
-        container,
-        user,
-        'postgres',
-        """
-DROP DATABASE IF EXISTS %(qcopy)s;
-SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%(db)s' AND pid <> pg_backend_pid();
-ALTER DATABASE %(qdb)s RENAME TO %(qcopy)s;
-ALTER DATABASE %(qkept)s RENAME TO %(qdb)s;
-DROP DATABASE %(qcopy)s;
-"""
-        % {
-            'db': database.replace("'", "''"),
-            'qdb': quote_ident(database),
-            'qkept': quote_ident(kept),
-            'qcopy': quote_ident(copy),
-        },
-    )
+    psql(container, user, 'postgres', 'DROP DATABASE IF EXISTS %s;' % quote_ident(copy))
+    swap_databases(container, user, database, copy, kept)
+    psql(container, user, 'postgres', 'DROP DATABASE %s;' % quote_ident(copy))
