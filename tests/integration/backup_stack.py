@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 
-from ansible_runner import ROOT, run_playbook
+from ansible_runner import ROOT, run_verbose
 from deploy_stack import STACK_SECRETS, Stack, build_app_images, docker, remove_app_images, write_inventory
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import psql, psql_argv
@@ -77,9 +77,10 @@ class BackupStack(Stack):
         )
         docker('volume', 'create', self.files_volume)
         self.inventory = write_inventory(os.path.join(self.dir, 'hosts.yml'), [self], self.group_vars(extra_vars))
-        run = run_playbook('playbooks/site.yml', {'app_version': version}, inventory=self.inventory)
-        assert run.rc == 0, run.failures(self.name) or run.stderr[-3000:]
-        return run
+        # As verbose as a user can make it: the secret canary test reads this output.
+        self.site_run = run_verbose('playbooks/site.yml', {'app_version': version}, inventory=self.inventory)
+        assert self.site_run.returncode == 0, self.site_run.stdout[-3000:] + self.site_run.stderr[-3000:]
+        return self.site_run
 
     def create_or_clean_up(self, extra_vars=None, version='1.0.0'):
         try:

@@ -77,6 +77,42 @@ def test_site_sets_up_pgbackrest_and_takes_the_first_full_backup(stack):
     assert stack.metric('last_success_timestamp_seconds', 'full') == pytest.approx(full['last_success'])
 
 
+# Files that are secrets themselves (docs/security.md, "Where secrets live": secrets/ of the config
+# and of each kept generation of it, the backup tools' configuration), what holds the database's own
+# data (repositories, dumps), and the inventory the test wrote (a user's vault): everything else
+# under the stack must show no secret.
+SECRET_FILES = ('etc/backup/restic-password', 'etc/backup/restic.env', 'etc/backup/pgbackrest/pgbackrest.conf')
+
+
+def holds_secrets_by_design(relative):
+    return (
+        relative in SECRET_FILES
+        or relative == 'hosts.yml'
+        or relative.startswith('backups/')
+        or 'secrets' in relative.split(os.sep)[:-1]
+    )
+
+
+def test_site_yml_with_diff_vvv_shows_no_secret_of_any_role(stack):
+    # The stack's site.yml ran with --diff -vvv: the docker_host, edge, app and backup roles with the
+    # app's JWT secret, PostgreSQL and Redis passwords, pgBackRest's cipher pass and restic's password.
+    assert 'TASK [auraspeak.ops.backup' in stack.site_run.stdout
+    assert leaked(stack.site_run, BACKUP_SECRETS) == []
+    shown = {}
+    for root, _dirs, files in os.walk(stack.dir):
+        for name in files:
+            path = os.path.join(root, name)
+            relative = os.path.relpath(path, stack.dir)
+            if holds_secrets_by_design(relative) or not os.path.isfile(path):
+                continue
+            with open(path, encoding='utf-8', errors='replace') as handle:
+                text = handle.read()
+            shown.update(
+                {relative: [s for s in BACKUP_SECRETS if s in text]} if any(s in text for s in BACKUP_SECRETS) else {}
+            )
+    assert shown == {}, shown
+
+
 def test_second_run_of_the_role_changes_nothing(stack):
     run = role(stack)
     assert run.rc == 0, run.failures(stack.name)
