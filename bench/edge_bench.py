@@ -3,6 +3,7 @@
     make bench                                          # everything in bench/
     .venv/bin/python bench/edge_bench.py                # 300 req/s, 300 s windows
     .venv/bin/python bench/edge_bench.py --rate 300 --seconds 60 --only steady,policies
+    .venv/bin/python bench/edge_bench.py --only killed --trace /tmp/trace   # what the engine saw
 
 One stack as site.yml deploys it (2 replicas, HTTPS with a self-signed CA, or
 plain HTTP with --scheme http) takes an open-loop load (bench/load.js: a new
@@ -17,6 +18,8 @@ policies      60 s windows with the edge's settings before this collection fixed
 deploys       a rolling deploy with release analysis, a release whose health
               check fails, and a deploy killed with SIGKILL during the analysis
               then re-run: 0 failed each (windows of at least 60 s).
+killed        only the last of deploys (a deploy killed during the analysis, then re-run),
+              for repeating it: --only killed,killed,killed.
 analysis      a release answering 25 % of /api/* with 500, and one 300 ms slower:
               seconds from the first bad response to the last (all traffic back
               on the old release), and the failed share of the requests in that
@@ -28,6 +31,7 @@ analysis      a release answering 25 % of /api/* with 500, and one 300 ms slower
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -41,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'integration'))
 
 from ansible_runner import ENV, ROOT, playbook_command, run_playbook  # noqa: E402
+from container_trace import Trace  # noqa: E402
 from deploy_stack import Stack, build_app_images, free_port, kill_tree, remove_app_images, write_inventory  # noqa: E402
 
 LOAD_JS = os.path.join(HERE, 'load.js')
@@ -260,11 +265,16 @@ def read(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--only', default=','.join(SCENARIOS), help='comma-separated: ' + ', '.join(SCENARIOS))
+    parser.add_argument(
+        '--only', default=','.join(SCENARIOS), help='comma-separated: ' + ', '.join(SCENARIOS) + ', killed'
+    )
     parser.add_argument('--rate', type=float, default=300)
     parser.add_argument('--seconds', type=float, default=300)
     parser.add_argument('--scheme', choices=['https', 'http'], default='https')
     parser.add_argument('--output', default=os.path.join(HERE, 'results', 'edge_bench.json'))
+    parser.add_argument(
+        '--trace', metavar='DIR', help="keep the engine's events and the containers' error lines in DIR"
+    )
     options = parser.parse_args()
     build_app_images(IMAGE)
     results = {'rate': options.rate, 'seconds': options.seconds, 'scheme': options.scheme}
@@ -281,9 +291,10 @@ def main():
             first = run_playbook('playbooks/site.yml', {'app_version': '1.0.0'}, inventory=stack.inventory)
             assert first.rc == 0, first.failures(stack.name)
             bench = Bench(stack, options.rate, options.seconds)
-            for scenario in options.only.split(','):
-                results[scenario] = getattr(bench, scenario)()
-                print(json.dumps({scenario: results[scenario]}, indent=2), flush=True)
+            with Trace(options.trace, stack.name) if options.trace else contextlib.nullcontext():
+                for scenario in options.only.split(','):
+                    results[scenario] = getattr(bench, scenario)()
+                    print(json.dumps({scenario: results[scenario]}, indent=2), flush=True)
         finally:
             stack.destroy()
             remove_app_images(IMAGE)
