@@ -7,7 +7,8 @@ writes directory/events.log (`docker events` of the project's containers: create
 die with its exit code, oom, health changes, each with its time in nanoseconds since the epoch)
 and directory/<container>.log (the error and warning lines of each container's log: the app's
 "request failed" with its cause, the edge's nginx alerts). Logs are sampled every few seconds,
-because a deploy removes the containers it retires, and their logs with them.
+because a deploy removes the containers it retires, and their logs with them. Commands given
+as samplers ({file name: argv}) run at each sample too, their output appended with the time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 
 # The app logs JSON lines with a level; nginx writes [error], [alert] and [emerg].
 WORTH_KEEPING = re.compile(r'"level":"(error|warn)"|\[(error|alert|crit|emerg)\]')
@@ -25,8 +27,9 @@ EVENTS = ('create', 'start', 'kill', 'die', 'oom', 'stop', 'restart', 'destroy',
 
 
 class Trace:
-    def __init__(self, directory, name_prefix, every=3.0):
+    def __init__(self, directory, name_prefix, every=3.0, samplers=None):
         self.directory, self.prefix, self.every = directory, name_prefix, every
+        self.samplers = samplers or {}
         self.events = None
         self.stopped = threading.Event()
         self.sampler = threading.Thread(target=self._sample, daemon=True)
@@ -50,6 +53,10 @@ class Trace:
     def _sample(self):
         while not self.stopped.wait(self.every):
             self._keep_logs()
+            for name, argv in self.samplers.items():
+                answer = subprocess.run(argv, capture_output=True, text=True, check=False)
+                with open(os.path.join(self.directory, name), 'a', encoding='utf-8') as out:
+                    out.write('--- %s\n%s%s' % (time.strftime('%H:%M:%S'), answer.stdout, answer.stderr))
 
     def _keep_logs(self):
         names = subprocess.run(

@@ -255,6 +255,19 @@ def exposure(load, marks):
     }
 
 
+def database_sessions(stack):
+    """For --trace: PostgreSQL's sessions (who, state, what they wait on, for how long) and each container's
+    CPU and memory at each sample."""
+    sql = (
+        'SELECT client_addr, state, wait_event_type, wait_event,'
+        ' round(extract(epoch FROM now() - query_start)::numeric, 1) AS seconds, left(query, 60)'
+        " FROM pg_stat_activity WHERE backend_type = 'client backend' ORDER BY 5 DESC"
+    )
+    argv = ['docker', 'exec', stack.name + '-postgres-1', 'psql', '-U', 'app', '-d', 'app', '-X', '-A', '-c', sql]
+    stats = ['docker', 'stats', '--no-stream', '--format', '{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}']
+    return {'pg_stat_activity.log': argv, 'docker_stats.log': stats}
+
+
 def read(path):
     try:
         with open(path, encoding='utf-8') as handle:
@@ -291,7 +304,8 @@ def main():
             first = run_playbook('playbooks/site.yml', {'app_version': '1.0.0'}, inventory=stack.inventory)
             assert first.rc == 0, first.failures(stack.name)
             bench = Bench(stack, options.rate, options.seconds)
-            with Trace(options.trace, stack.name) if options.trace else contextlib.nullcontext():
+            trace = Trace(options.trace, stack.name, samplers=database_sessions(stack)) if options.trace else None
+            with trace or contextlib.nullcontext():
                 for scenario in options.only.split(','):
                     results[scenario] = getattr(bench, scenario)()
                     print(json.dumps({scenario: results[scenario]}, indent=2), flush=True)
