@@ -23,6 +23,7 @@ import pytest
 from ansible_runner import ENV, ROOT, Run, leaked, playbook_command, run_playbook, run_verbose
 from deploy_stack import (
     APP_IMAGE,
+    POSTGRES_PASSWORD,
     REDIS_PASSWORD,
     STACK_SECRETS,
     VERSIONS,
@@ -67,9 +68,10 @@ def start_deploy(stack, version, extra=None, **popen):
 class Load:
     """Requests to the edge in a background thread, counting every outcome."""
 
-    def __init__(self, stack, interval=0.02):
+    def __init__(self, stack, interval=0.02, path='/version'):
         self.stack = stack
         self.interval = interval
+        self.path = path  # /readyz: every request needs a database connection and Redis
         self.outcomes = collections.Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -77,8 +79,8 @@ class Load:
     def _run(self):
         while not self._stop.is_set():
             try:
-                status, body = self.stack.get()
-                self.outcomes[status if status != 200 else 'ok ' + body['version']] += 1
+                status, body = self.stack.get(self.path)
+                self.outcomes[status if status != 200 else 'ok ' + str(body.get('version', self.path))] += 1
             except OSError as exc:
                 self.outcomes[type(exc).__name__] += 1
             time.sleep(self.interval)
@@ -212,6 +214,74 @@ def test_a_new_redis_password_whose_release_fails_is_taken_back(stack):
     assert 'not healthy' in ' '.join(run.failures(stack.name))
     assert load.failed == 0, load.outcomes
     assert redis_takes(stack, REDIS_PASSWORD) and not redis_takes(stack, rotated)
+    assert stack.get('/api/notes')[0] == 200
+
+
+def postgres_takes(stack, role, password):
+    """Whether the project's PostgreSQL lets role in with password over the network, where pg_hba asks for it."""
+    env = dict(ENV, PGPASSWORD=password)
+    script = 'psql -X -A -t -w -h "$(hostname)" -U "$0" -d app -c "SELECT current_user"'
+    login = subprocess.run(
+        ['docker', 'exec', '-e', 'PGPASSWORD', stack.name + '-postgres-1', 'sh', '-c', script, role],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # A second login role acts as the owner, so what it creates belongs to the owner.
+    return login.returncode == 0 and login.stdout.strip() == 'app'
+
+
+def app_logins(stack):
+    sql = (
+        "SELECT DISTINCT usename FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        ' AND client_addr IS NOT NULL'  # the replicas, not the health check on the socket
+    )
+    answer = docker('exec', stack.name + '-postgres-1', 'psql', '-X', '-A', '-t', '-U', 'app', '-d', 'app', '-c', sql)
+    return set(answer.stdout.split())
+
+
+def test_a_new_postgres_password_goes_live_with_no_failed_request(stack):
+    # The new release logs in as the other role, which takes the new password while the serving
+    # replicas keep their role and password; once live, both roles take only the new one.
+    rotated = 'itest-pg-rotated-\u00e9#1'
+    postgres = docker('inspect', '--format', '{{.Id}}', stack.name + '-postgres-1').stdout
+    with Load(stack, path='/readyz') as load:
+        run = deploy(stack, '2.0.0', app_postgres_password=rotated)
+        time.sleep(1)
+    assert run.rc == 0, run.failures(stack.name)
+    assert load.failed == 0, load.outcomes
+    assert postgres_takes(stack, 'app_alt', rotated) and postgres_takes(stack, 'app', rotated)
+    assert not postgres_takes(stack, 'app_alt', POSTGRES_PASSWORD) and not postgres_takes(
+        stack, 'app', POSTGRES_PASSWORD
+    )
+    assert app_logins(stack) == {'app_alt'}
+    assert docker('inspect', '--format', '{{.Id}}', stack.name + '-postgres-1').stdout == postgres  # not restarted
+    assert 'itest-pg-rotated' not in run.stdout + run.stderr
+    assert deploy(stack, '2.0.0', app_postgres_password=rotated).host_stats(stack.name)['changed'] == 0
+    # And back, the same way, through the owner: the inventory's password.
+    with Load(stack, path='/readyz') as load:
+        back = deploy(stack, '2.0.0')
+    assert back.rc == 0, back.failures(stack.name)
+    assert load.failed == 0, load.outcomes
+    assert postgres_takes(stack, 'app', POSTGRES_PASSWORD) and postgres_takes(stack, 'app_alt', POSTGRES_PASSWORD)
+    assert not postgres_takes(stack, 'app', rotated)
+    assert app_logins(stack) == {'app'}
+    assert deploy(stack, '2.0.0').host_stats(stack.name)['changed'] == 0
+
+
+def test_a_new_postgres_password_whose_release_fails_is_taken_back(stack):
+    rotated = 'itest-pg-rotated-for-a-bad-release'
+    with Load(stack, path='/readyz') as load:
+        run = deploy(
+            stack, '2.0.0', app_postgres_password=rotated, app_env={'FAULT_HEALTH_FAIL': '1'}, app_health_timeout=20
+        )
+    assert run.rc != 0
+    assert 'not healthy' in ' '.join(run.failures(stack.name))
+    assert load.failed == 0, load.outcomes
+    assert postgres_takes(stack, 'app', POSTGRES_PASSWORD) and postgres_takes(stack, 'app_alt', POSTGRES_PASSWORD)
+    assert not postgres_takes(stack, 'app_alt', rotated)
+    assert app_logins(stack) == {'app'}
     assert stack.get('/api/notes')[0] == 200
 
 
