@@ -21,6 +21,13 @@ deploys       a rolling deploy with release analysis, a release whose health
               then re-run: 0 failed each (windows of at least 60 s).
 killed        only the last of deploys (a deploy killed during the analysis, then re-run),
               for repeating it: --only killed,killed,killed.
+
+On this 2-core machine the load generator, Docker's userland proxy for loopback
+(docker-proxy, a fifth of a core at 300 req/s) and the deploy itself share the
+CPU with the stack: in the killed scenario --trace's host samples show it
+saturated (CPU pressure 75-100 %), and requests then fail in some runs. --direct
+sends the load to the edge container's own address instead, as the kernel's NAT
+does for a client on another host.
 analysis      a release answering 25 % of /api/* with 500, and one 300 ms slower:
               seconds from the first bad response to the last (all traffic back
               on the old release), and the failed share of the requests in that
