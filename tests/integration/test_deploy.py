@@ -152,10 +152,10 @@ def test_release_whose_health_fails_leaves_the_old_one_serving(stack):
     assert_serving_files_are_back(stack, run, tree)
 
 
-def test_a_migration_that_fails_on_a_new_password_leaves_the_serving_files(stack):
-    # Only the password changes: the migration cannot log in (PostgreSQL keeps the password it has).
+def test_a_migration_that_cannot_log_in_leaves_the_serving_files(stack):
+    # A database URL of the user's own with a wrong password: the role changes no password for it.
     tree = stack.project_tree()
-    run = deploy(stack, '2.0.0', app_postgres_password='itest-postgres-rotated-but-not-in-the-database')
+    run = deploy(stack, '2.0.0', app_database_url='postgres://app:itest-wrong-password@postgres:5432/app')
     assert run.rc != 0
     assert 'the migration' in ' '.join(run.failures(stack.name))
     assert stack.served_version() == '2.0.0'
