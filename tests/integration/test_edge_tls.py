@@ -11,6 +11,7 @@ import datetime
 import http.client
 import json
 import os
+import pwd
 import shutil
 import socket
 import ssl
@@ -24,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from test_edge_role import NGINX_IMAGE, NODE_IMAGE, Edge, exists, failure_text, free_port
+from test_edge_role import NGINX_IMAGE, NODE_IMAGE, Edge, docker, exists, failure_text, free_port
 
 SSLYZE = os.path.join(ROOT, '.venv-sslyze', 'bin', 'sslyze')
 MANAGED_HEADERS = {
@@ -147,7 +148,14 @@ def test_selfsigned_https_meets_mozilla_intermediate_with_headers_on_every_respo
     assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
         x509.DNSName
     ) == ['localhost']
-    assert oct(os.stat(edge.live('privkey.pem')).st_mode & 0o777) == '0o600'
+    # nginx, master included, runs as the role's host account, which alone (with root) reads the key.
+    account = pwd.getpwnam('auraspeak-edge')
+    for path, mode in ((edge.live(''), 0o750), (edge.live('privkey.pem'), 0o640)):
+        info = os.stat(path)
+        assert (info.st_mode & 0o777, info.st_uid, info.st_gid) == (mode, 0, account.pw_gid), path
+    top = [line.split(None, 3)[1:] for line in docker('top', edge.id, '-o', 'pid,uid,gid,args').stdout.splitlines()[1:]]
+    assert {(uid, gid) for uid, gid, _args in top} == {(str(account.pw_uid), str(account.pw_gid))}, top
+    assert any(args.startswith('nginx: master process') for _uid, _gid, args in top), top
     assert not os.path.exists(edge.live('ca.key'))
 
     scan = subprocess.run(
