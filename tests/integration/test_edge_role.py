@@ -280,8 +280,9 @@ def test_a_config_nginx_rejects_fails_the_play_and_never_goes_live(edge):
         ({'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': 'a'}] * 2}, 'edge_sites'),
         ({'edge_sites': [{'name': 'app', 'server_names': [], 'upstream': 'a'}]}, 'server_names'),
         ({'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': 'my-app!'}]}, 'upstream'),
+        ({'edge_run_as': 'root'}, 'edge_run_as'),
     ],
-    ids=['port-range', 'status-port', 'duplicate-site', 'no-server-names', 'upstream-name'],
+    ids=['port-range', 'status-port', 'duplicate-site', 'no-server-names', 'upstream-name', 'run-as-root'],
 )
 def test_bad_input_names_the_variable_and_changes_nothing(edge, bad, named):
     run = edge.run(**bad)
