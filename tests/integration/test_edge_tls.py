@@ -117,6 +117,22 @@ def https_status_as(port, server_name, path, cafile):
     return int(data.split(b' ', 2)[1])
 
 
+def running_as(edge):
+    """{(uid, gid)} of the edge's processes, from the host; the master must be among them."""
+    top = [line.split(None, 3)[1:] for line in docker('top', edge.id, '-o', 'pid,uid,gid,args').stdout.splitlines()[1:]]
+    assert any(args.startswith('nginx: master process') for _uid, _gid, args in top), top
+    return {(int(uid), int(gid)) for uid, gid, _args in top}
+
+
+def changed(task):
+    return task['hosts'].get('localhost', {}).get('changed')
+
+
+def changed_tasks(run):
+    tasks = [task for play in run.data['plays'] for task in play['tasks']]
+    return {task['task']['name'].split(' : ')[-1] for task in tasks if changed(task)}
+
+
 @pytest.fixture
 def tls_edge():
     if not exists('image', NGINX_IMAGE) or not exists('image', NODE_IMAGE):
@@ -153,9 +169,7 @@ def test_selfsigned_https_meets_mozilla_intermediate_with_headers_on_every_respo
     for path, mode in ((edge.live(''), 0o750), (edge.live('privkey.pem'), 0o640)):
         info = os.stat(path)
         assert (info.st_mode & 0o777, info.st_uid, info.st_gid) == (mode, 0, account.pw_gid), path
-    top = [line.split(None, 3)[1:] for line in docker('top', edge.id, '-o', 'pid,uid,gid,args').stdout.splitlines()[1:]]
-    assert {(uid, gid) for uid, gid, _args in top} == {(str(account.pw_uid), str(account.pw_gid))}, top
-    assert any(args.startswith('nginx: master process') for _uid, _gid, args in top), top
+    assert running_as(edge) == {(account.pw_uid, account.pw_gid)}
     assert not os.path.exists(edge.live('ca.key'))
 
     scan = subprocess.run(
@@ -190,6 +204,35 @@ def test_selfsigned_https_meets_mozilla_intermediate_with_headers_on_every_respo
     assert redirect.header('x-content-type-options') == 'nosniff'
     # The ACME challenge path is answered over HTTP, not redirected.
     assert plain_http(edge.port, '/.well-known/acme-challenge/none').status == 404
+
+
+def test_check_mode_plans_a_new_account_then_the_edge_moves_to_it(tls_edge):
+    # Also what the upgrade from a root nginx does: the account, the key's group and the container change.
+    assert tls_edge.run().rc == 0
+    before = running_as(tls_edge)
+    other = 'itest-' + tls_edge.id[-8:]
+    # A configuration change too, so that check mode validates it before the account exists.
+    moved = {'edge_run_as': other, 'edge_keepalive_timeout': '30s'}
+    try:
+        checked = tls_edge.run(check=True, **moved)
+        assert checked.rc == 0, failure_text(checked)
+        # The key's new group cannot be named before the group exists; the apply below changes it.
+        assert {'account | Create the user nginx runs as', 'container | Run the edge container'} <= changed_tasks(
+            checked
+        )
+        with pytest.raises(KeyError):
+            pwd.getpwnam(other)
+        assert running_as(tls_edge) == before
+
+        assert tls_edge.run(**moved).rc == 0
+        account = pwd.getpwnam(other)
+        assert running_as(tls_edge) == {(account.pw_uid, account.pw_gid)}
+        assert os.stat(tls_edge.live('privkey.pem')).st_gid == account.pw_gid
+        assert https(tls_edge.https_port, '/hello', cafile=os.path.join(tls_edge.tls_dir, 'ca.crt')).status == 200
+        assert tls_edge.run(**moved).stats['changed'] == 0
+    finally:
+        subprocess.run(['userdel', other], capture_output=True, check=False)
+        subprocess.run(['groupdel', other], capture_output=True, check=False)
 
 
 def test_modern_profile_and_header_overrides(tls_edge):
