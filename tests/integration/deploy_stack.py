@@ -172,7 +172,8 @@ class Stack:
         ).stdout.split()
         if ids:
             docker('rm', '--force', '--volumes', *ids, check=False)
-        docker('rm', '--force', self.edge, check=False)
+        docker('rm', '--force', self.edge, self.edge + '-metrics', check=False)
+        docker('volume', 'rm', '--force', self.edge + '-metrics-socket', check=False)
         docker('network', 'rm', self.network, check=False)
 
 

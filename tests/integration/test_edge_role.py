@@ -153,6 +153,7 @@ class Edge:
         names = docker('ps', '-aq', '--filter', 'name=^' + self.id).stdout.split()
         if names:
             docker('rm', '--force', *names, check=False)
+        docker('volume', 'rm', '--force', self.id + '-metrics-socket', check=False)
         docker('network', 'rm', self.network, check=False)
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
@@ -292,3 +293,95 @@ def test_bad_input_names_the_variable_and_changes_nothing(edge, bad, named):
     assert not os.path.exists(edge.config_dir)
     assert not exists('network', edge.network)
     assert not exists('container', edge.id)
+
+
+# --------------------------------------------------------------------------
+# Request metrics (mtail beside nginx)
+# --------------------------------------------------------------------------
+
+
+def container_ip(name):
+    return docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name).stdout.strip()
+
+
+def edge_counts(edge):
+    """{(upstream, status): count} of edge_http_requests_total, read from mtail over the edge network."""
+    conn = http.client.HTTPConnection(container_ip(edge.id + '-metrics'), 3903, timeout=5)
+    try:
+        conn.request('GET', '/metrics')
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith('edge_http_requests_total{'):
+            labels, value = line[len('edge_http_requests_total{') :].rsplit('} ', 1)
+            pairs = dict(item.split('=', 1) for item in labels.split(','))
+            counts[(pairs['upstream'].strip('"'), pairs['status'].strip('"'))] = float(value)
+    return counts
+
+
+def wait_for_counts(edge, expected, timeout=30):
+    """mtail hands lines to its programs a second or two after they arrive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            counts = edge_counts(edge)
+        except OSError:
+            counts = None
+        if counts == expected or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.5)
+
+
+def kill_main_process(container):
+    """kill -9 from the host, as a crash would: unlike `docker kill`, the restart policy applies."""
+    pid = docker('inspect', '-f', '{{.State.Pid}}', container).stdout.strip()
+    subprocess.run(['kill', '-9', pid], check=True)
+
+
+def test_every_answer_is_counted_per_upstream_and_status_and_a_crashed_mtail_costs_no_request(edge):
+    assert edge.run().rc == 0
+    assert docker('inspect', '-f', '{{.State.Health.Status}}', edge.id + '-metrics').stdout.strip() == 'healthy'
+    # Before any release: nginx answers from the placeholder's socket.
+    assert [get(edge.port).status for _ in range(3)] == [503] * 3
+    edge.start_backend('a')
+    edge.write_deploy_upstream('a')
+    os.remove(edge.path(PLACEHOLDER))
+    edge.reload()
+    backend = container_ip(edge.id + '-a') + ':3000'
+    statuses = [get(edge.port, '/missing' if n % 4 == 0 else '/ok').status for n in range(20)]
+    assert statuses.count(200) == 15 and statuses.count(404) == 5
+    expected = {
+        ('unix:/run/nginx-edge-no-release.sock', '503'): 3,
+        (backend, '200'): 15,
+        (backend, '404'): 5,
+    }
+    assert wait_for_counts(edge, expected) == expected
+
+    # mtail crashes: nginx serves on while the engine restarts it, then counting resumes.
+    kill_main_process(edge.id + '-metrics')
+    assert [get(edge.port, '/ok').status for _ in range(30)] == [200] * 30
+    deadline = time.monotonic() + 30
+    while docker('inspect', '-f', '{{.State.Health.Status}}', edge.id + '-metrics').stdout.strip() != 'healthy':
+        assert time.monotonic() < deadline, 'mtail did not come back'
+        time.sleep(0.5)
+    time.sleep(3)  # lines of the 30 that reached the new mtail are counted by now
+    before = edge_counts(edge).get((backend, '200'), 0)
+    assert [get(edge.port, '/ok').status for _ in range(10)] == [200] * 10
+    assert wait_for_counts(edge, {(backend, '200'): before + 10}) == {(backend, '200'): before + 10}
+    assert edge.run().stats['changed'] == 0
+
+
+def test_metrics_off_removes_mtail_and_nginx_sends_nothing_without_a_restart(edge):
+    assert edge.run().rc == 0
+    assert exists('container', edge.id + '-metrics')
+    started = edge.container_state()['StartedAt']
+    off = edge.run(edge_metrics_enabled=False)
+    assert off.rc == 0, failure_text(off)
+    assert not exists('container', edge.id + '-metrics')
+    assert edge.container_state()['StartedAt'] == started
+    with open(edge.path('nginx.conf'), encoding='utf-8') as handle:
+        assert 'syslog:' not in handle.read()
+    assert get(edge.port).status == 503
+    assert edge.run(edge_metrics_enabled=False).stats['changed'] == 0

@@ -37,6 +37,7 @@ IMAGES = {
     'nginx-exporter': 'auraspeak-offline/nginx-exporter:0.11',
     'blackbox-exporter': 'auraspeak-offline/blackbox-exporter:0.23',
     'restic': 'auraspeak-offline/restic:0.14',
+    'mtail': 'auraspeak-offline/mtail:3.0',
 }
 
 PREFIX = 'itest-img-'
@@ -298,6 +299,7 @@ NOBODY_IMAGES = [
     'redis-exporter',
     'nginx-exporter',
     'blackbox-exporter',
+    'mtail',
 ]
 
 
