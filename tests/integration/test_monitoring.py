@@ -28,7 +28,9 @@ from monitoring_stack import MonitoredStack, wait_for
 pytestmark = pytest.mark.monitoring
 
 IMAGE = 'itest-monitoring/app'
-EXPECTED_JOBS = {'prometheus', 'alertmanager', 'node', 'postgres', 'redis', 'nginx', 'app', 'app-ready', 'blackbox'}
+EXPECTED_JOBS = {
+    'prometheus', 'alertmanager', 'node', 'postgres', 'redis', 'nginx', 'edge', 'app', 'app-ready', 'blackbox',
+}  # fmt: skip
 
 
 @pytest.fixture(scope='module')
@@ -93,7 +95,7 @@ def test_a_healthy_stack_fires_no_alert_about_it(stack):
     # Host alerts are left out: they describe this machine, not the stack. The test profile's
     # 2 s scrapes may time out while the machine is busy starting things, so a transient alert
     # may fire; a real fault (an exporter that cannot log in, say) keeps firing.
-    watched = ('app', 'services', 'backups', 'tls')
+    watched = ('app', 'edge', 'services', 'backups', 'tls')
 
     def firing():
         groups = stack.api(stack.prometheus_port, '/api/v1/rules')['data']['groups']
@@ -120,7 +122,7 @@ def test_a_healthy_stack_fires_no_alert_about_it(stack):
 
 def test_the_rules_are_loaded_in_named_groups(stack):
     groups = {g['name'] for g in stack.api(stack.prometheus_port, '/api/v1/rules')['data']['groups']}
-    assert {'app', 'host', 'containers', 'services', 'backups', 'tls'} <= groups
+    assert {'app', 'edge', 'host', 'containers', 'services', 'backups', 'tls'} <= groups
     rules = stack.rules()
     assert rules['AppInstanceDown']['health'] == 'ok', rules['AppInstanceDown']
 
@@ -132,7 +134,7 @@ def test_the_live_configuration_passes_promtool_and_amtool(stack):
         check=False,
     )  # fmt: skip
     assert prometheus.returncode == 0, prometheus.stdout + prometheus.stderr
-    assert '6 rule files found' in prometheus.stdout, prometheus.stdout
+    assert '7 rule files found' in prometheus.stdout, prometheus.stdout
     alertmanager = docker(
         'exec', stack.container('alertmanager'), 'amtool', 'check-config', '/etc/alertmanager/alertmanager.yml',
         check=False,
@@ -254,6 +256,29 @@ def test_discovery_follows_a_deploy_without_edits(stack):
 
     wait_for(new_release_scraped, 60, what='both 2.0.0 replicas scraped, and no 1.0.0 one')
     assert sha256(prometheus_yml) == before
+
+
+def test_what_users_get_at_the_edge_reaches_prometheus_with_its_release(stack):
+    """The edge's mtail counts every answer per upstream address; the app job names each address's release."""
+    for _ in range(40):
+        assert stack.get_https('/version') == 200
+
+    def counted():
+        rows = stack.query('edge_release:http_requests:rate1m{project="itest-m1", status="200"} > 0')
+        return rows or None
+
+    rows = wait_for(counted, 120, interval=5, what="the edge's 200s counted per release")
+    live = stack.query('up{job="app", project="itest-m1"} == 1')
+    (serving,) = {r['metric']['version'] for r in live}
+    # The release before may still show: a deploy shifted traffic away from it within the minute.
+    versions = {r['metric']['version'] for r in rows}
+    assert serving in versions and versions <= {'1.0.0', '2.0.0'}, rows
+    # The join key: each live replica's address as the edge logs it.
+    replicas = {r['metric']['upstream'] for r in live}
+    answered = {r['metric']['upstream'] for r in stack.query('edge_http_requests_total{job="edge", status="200"}')}
+    assert len(replicas) == 2 and replicas <= answered, (replicas, answered)
+    (errors,) = stack.query('edge_release:http_errors:ratio_rate1m{project="itest-m1", version="%s"}' % serving)
+    assert errors['value'][1] == '0'
 
 
 def test_second_run_changes_nothing(stack):

@@ -130,6 +130,9 @@ RED_BY_VERSION = [
     'Latency p95 by version',
     'Latency p99 by version',
     'Replicas up by version',
+    'Edge answers / s by version',
+    'Edge 5xx share by version',
+    'Edge latency p95 by version',
 ]
 
 
