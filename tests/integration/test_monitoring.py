@@ -263,22 +263,32 @@ def test_what_users_get_at_the_edge_reaches_prometheus_with_its_release(stack):
     for _ in range(40):
         assert stack.get_https('/version') == 200
 
-    def counted():
-        rows = stack.query('edge_release:http_requests:rate1m{project="itest-m1", status="200"} > 0')
-        return rows or None
-
-    rows = wait_for(counted, 120, interval=5, what="the edge's 200s counted per release")
     live = stack.query('up{job="app", project="itest-m1"} == 1')
     (serving,) = {r['metric']['version'] for r in live}
+
+    def counted():
+        rows = stack.query('edge_release:http_requests:rate1m{project="itest-m1", status="200"} > 0')
+        return rows if serving in {r['metric']['version'] for r in rows} else None
+
+    rows = wait_for(counted, 120, interval=5, what="the edge's 200s counted for the serving release")
     # The release before may still show: a deploy shifted traffic away from it within the minute.
-    versions = {r['metric']['version'] for r in rows}
-    assert serving in versions and versions <= {'1.0.0', '2.0.0'}, rows
+    assert {r['metric']['version'] for r in rows} <= {'1.0.0', '2.0.0'}, rows
     # The join key: each live replica's address as the edge logs it.
     replicas = {r['metric']['upstream'] for r in live}
-    answered = {r['metric']['upstream'] for r in stack.query('edge_http_requests_total{job="edge", status="200"}')}
-    assert len(replicas) == 2 and replicas <= answered, (replicas, answered)
+    assert len(replicas) == 2, live
+
+    def both_answered():
+        answered = stack.query('edge_http_requests_total{job="edge", status="200"}')
+        return replicas <= {r['metric']['upstream'] for r in answered} or None
+
+    wait_for(both_answered, 60, interval=5, what="the edge's counts under both replicas' addresses")
     (errors,) = stack.query('edge_release:http_errors:ratio_rate1m{project="itest-m1", version="%s"}' % serving)
     assert errors['value'][1] == '0'
+    # Prometheus scrapes the replicas on the edge network, and is on no network it does not scrape through.
+    networks = json.loads(
+        docker('inspect', '--format', '{{json .NetworkSettings.Networks}}', stack.container('prometheus')).stdout
+    )
+    assert set(networks) == {stack.network, 'itest-m1-monitoring_monitoring', 'itest-m1-monitoring_docker-api'}
 
 
 def test_second_run_changes_nothing(stack):
