@@ -344,7 +344,7 @@ def test_every_answer_is_counted_per_upstream_and_status_and_a_crashed_mtail_cos
     assert edge.run().rc == 0
     assert docker('inspect', '-f', '{{.State.Health.Status}}', edge.id + '-metrics').stdout.strip() == 'healthy'
     # Before any release: nginx answers from the placeholder's socket.
-    assert [get(edge.port).status for _ in range(3)] == [503] * 3
+    assert [get(edge.port).status for _request in range(3)] == [503] * 3
     edge.start_backend('a')
     edge.write_deploy_upstream('a')
     os.remove(edge.path(PLACEHOLDER))
@@ -361,14 +361,14 @@ def test_every_answer_is_counted_per_upstream_and_status_and_a_crashed_mtail_cos
 
     # mtail crashes: nginx serves on while the engine restarts it, then counting resumes.
     kill_main_process(edge.id + '-metrics')
-    assert [get(edge.port, '/ok').status for _ in range(30)] == [200] * 30
+    assert [get(edge.port, '/ok').status for _request in range(30)] == [200] * 30
     deadline = time.monotonic() + 30
     while docker('inspect', '-f', '{{.State.Health.Status}}', edge.id + '-metrics').stdout.strip() != 'healthy':
         assert time.monotonic() < deadline, 'mtail did not come back'
         time.sleep(0.5)
     time.sleep(3)  # lines of the 30 that reached the new mtail are counted by now
     before = edge_counts(edge).get((backend, '200'), 0)
-    assert [get(edge.port, '/ok').status for _ in range(10)] == [200] * 10
+    assert [get(edge.port, '/ok').status for _request in range(10)] == [200] * 10
     assert wait_for_counts(edge, {(backend, '200'): before + 10}) == {(backend, '200'): before + 10}
     assert edge.run().stats['changed'] == 0
 

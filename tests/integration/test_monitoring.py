@@ -260,7 +260,7 @@ def test_discovery_follows_a_deploy_without_edits(stack):
 
 def test_what_users_get_at_the_edge_reaches_prometheus_with_its_release(stack):
     """The edge's mtail counts every answer per upstream address; the app job names each address's release."""
-    for _ in range(40):
+    for _request in range(40):
         assert stack.get_https('/version') == 200
 
     live = stack.query('up{job="app", project="itest-m1"} == 1')
