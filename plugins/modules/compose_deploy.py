@@ -278,8 +278,9 @@ options:
         default: 5
       failure_limit:
         description:
-          - Failed verdicts in a row (one every O(analysis.poll) seconds) that fail a step, so a moment
-            of noise on a busy host is not taken for a bad release.
+          - Failed verdicts in a row that fail a step, each drawn on the requests served since the one
+            before it (so at least O(analysis.min_requests) new ones each), so a moment of noise on a busy
+            host is not taken for a bad release.
         type: int
         default: 3
       low_traffic:

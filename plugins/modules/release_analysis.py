@@ -43,7 +43,10 @@ options:
     type: str
     default: auraspeak-edge
   window:
-    description: Seconds back from now to judge.
+    description:
+      - Seconds back from now to judge. Start it after the new release's first seconds of traffic
+        (its cold start, see O(auraspeak.ops.compose_deploy#module:analysis.warmup)), which a p95 over a
+        short window counts.
     type: int
     default: 60
   canary:

@@ -24,10 +24,12 @@ DEFAULT_SETTINGS = {
     # its database connections and compiles its hot paths, and a p95 of 50
     # requests would count those few slow ones (measured: 113 ms against 16 ms).
     'warmup': 5,
-    # A step fails after this many failed verdicts in a row (one a poll): a
-    # p95 over a few dozen requests jumps when the host is busy for a moment
-    # (measured: 2.3 s against 985 ms while ansible-test ran beside a healthy
-    # release); a bad release keeps failing.
+    # A step fails after this many failed verdicts in a row, each drawn on
+    # requests the one before it did not see: a p95 over a few dozen requests
+    # jumps when the host is busy for a moment (measured: 2.3 s against 985 ms
+    # while ansible-test ran beside a healthy release), and a window that kept
+    # those requests would fail every verdict after them; a bad release keeps
+    # failing on fresh requests.
     'failure_limit': 3,
     # A step without enough requests for a verdict waits up to this long, then
     # low_traffic decides: promote (the step is recorded as inconclusive) or rollback.
@@ -79,7 +81,7 @@ class Canary:
         """One step's record. The interval and the wait for traffic count from the end of the warm-up."""
         self.shift(percent)
         started = self.clock()
-        window = started + warmup
+        judged_from = window = started + warmup
         failures = 0
         while True:
             self.sleep(self.settings['poll'])
@@ -88,10 +90,14 @@ class Canary:
                 continue
             found = self.source.figures(groups, window, now)
             verdict = judge(found['canary'], found['baseline'], self.settings['thresholds'])
-            judged = now - window
-            failures = failures + 1 if verdict['result'] == FAIL else 0
-            if failures >= self.settings['failure_limit']:
-                return _record(percent, verdict, now - started)
+            judged = now - judged_from
+            if verdict['result'] == FAIL:
+                failures += 1
+                if failures >= self.settings['failure_limit']:
+                    return _record(percent, verdict, now - started)
+                window = now  # the next verdict waits for requests this one did not see
+                continue
+            failures = 0 if verdict['result'] == PASS else failures
             if verdict['result'] == PASS and judged >= self.settings['interval']:
                 return _record(percent, verdict, now - started)
             if verdict['result'] == INCONCLUSIVE and judged >= self.settings['max_interval']:

@@ -62,8 +62,9 @@ def test_a_bad_release_is_caught_at_the_first_verdict_not_at_the_end_of_the_step
         run(traffic, clock, interval=60)
     step = caught.value.step
     assert (step['weight'], step['result']) == (10, 'fail')
-    # 5 s of warm-up, 30 canary requests a second (50 within 2 s), 3 failed verdicts in a row.
-    assert step['seconds'] <= 9.0
+    # 5 s of warm-up, 30 canary requests a second (50 within 2 s), 3 failed verdicts in a row,
+    # each on the 50 requests after the one before it.
+    assert step['seconds'] <= 11.0
     assert step['breaches'][0]['metric'] == 'error_rate' and 'sentence' not in step['breaches'][0]
     assert traffic.shifts == [10]
 
@@ -109,32 +110,43 @@ def test_steps_are_checked(steps, problem):
 
 def test_the_first_seconds_of_a_fresh_canary_are_left_out_of_the_verdicts():
     clock = Clock()
-    assert [s['result'] for s in run(Traffic(clock, rate=300, cold_seconds=3), clock)] == ['pass', 'pass']
+    assert [s['result'] for s in run(Traffic(clock, rate=300, cold_seconds=6), clock)] == ['pass', 'pass']
     clock = Clock()
     with pytest.raises(CanaryBreach) as caught:
-        run(Traffic(clock, rate=300, cold_seconds=3), clock, warmup=0)
+        run(Traffic(clock, rate=300, cold_seconds=6), clock, warmup=0)
     assert caught.value.step['breaches'][0]['metric'] == 'latency_p95'
 
 
-class Flaky(Traffic):
-    """Healthy, but the canary's latency jumps in the verdicts listed (a busy host)."""
+class BusyMoment(Traffic):
+    """Healthy, but the canary answers in 2 s during [start, end) of the clock (the host was busy)."""
 
-    def __init__(self, clock, rate, spikes):
+    def __init__(self, clock, rate, start, end):
         super().__init__(clock, rate)
-        self.spikes = spikes
-        self.calls = 0
+        self.start, self.end = start, end
 
     def figures(self, groups, since, until):
-        self.calls += 1
         found = super().figures(groups, since, until)
-        if self.calls in self.spikes:
-            found['canary'].latencies = [2.0] * len(found['canary'].latencies)
+        latencies = found['canary'].latencies
+        overlap = max(0.0, min(until, self.end) - max(since, self.start))
+        slow = min(len(latencies), int(self.rate * overlap * self.percent / 100))
+        found['canary'].latencies = [2.0] * slow + latencies[slow:]
         return found
 
 
-def test_a_moment_of_noise_is_not_a_bad_release():
+def test_a_busy_moment_counts_against_one_verdict_not_every_verdict_whose_window_holds_it():
+    # The canary is slow for the 2 s after the warm-up, then healthy for good. Every
+    # failed verdict must rest on requests the previous one did not see: otherwise the
+    # same 60 slow requests fail three verdicts in a row and a healthy release is rolled back.
     clock = Clock()
-    assert [s['result'] for s in run(Flaky(clock, 300, spikes={3, 4, 6, 7}), clock)] == ['pass', 'pass']
+    start = clock() + 5
+    assert [s['result'] for s in run(BusyMoment(clock, 300, start, start + 2), clock)] == ['pass', 'pass']
+
+
+def test_a_release_that_stays_slow_fails_on_fresh_requests_each_time():
     clock = Clock()
-    with pytest.raises(CanaryBreach):
-        run(Flaky(clock, 300, spikes={3, 4, 5}), clock)  # the first two verdicts have too few requests
+    with pytest.raises(CanaryBreach) as caught:
+        run(BusyMoment(clock, 300, clock() + 5, clock() + 60), clock, interval=60)
+    step = caught.value.step
+    assert step['breaches'][0]['metric'] == 'latency_p95'
+    # The last failed verdict is over the requests since the one before it, not the whole step.
+    assert step['canary']['requests'] < 2 * 50 and step['seconds'] <= 12.0
