@@ -81,7 +81,7 @@ class Canary:
         """One step's record. The interval and the wait for traffic count from the end of the warm-up."""
         self.shift(percent)
         started = self.clock()
-        judged_from = window = started + warmup
+        window = started + warmup
         failures = 0
         while True:
             self.sleep(self.settings['poll'])
@@ -90,7 +90,6 @@ class Canary:
                 continue
             found = self.source.figures(groups, window, now)
             verdict = judge(found['canary'], found['baseline'], self.settings['thresholds'])
-            judged = now - judged_from
             if verdict['result'] == FAIL:
                 failures += 1
                 if failures >= self.settings['failure_limit']:
@@ -98,12 +97,18 @@ class Canary:
                 window = now  # the next verdict waits for requests this one did not see
                 continue
             failures = 0 if verdict['result'] == PASS else failures
-            if verdict['result'] == PASS and judged >= self.settings['interval']:
+            # A pass, and the wait for traffic, count from the window's start: after a failed
+            # verdict a step passes only on a full interval of requests served since.
+            if verdict['result'] == PASS and now - window >= self.settings['interval']:
                 return _record(percent, verdict, now - started)
-            if verdict['result'] == INCONCLUSIVE and judged >= self.settings['max_interval']:
-                return _record(percent, self._low_traffic(verdict), now - started)
+            if verdict['result'] == INCONCLUSIVE and now - window >= self.settings['max_interval']:
+                return _record(percent, self._low_traffic(verdict, failures), now - started)
 
-    def _low_traffic(self, verdict):
+    def _low_traffic(self, verdict, failures):
+        if failures:
+            verdict['result'] = FAIL
+            verdict['reason'] += ' since a failed verdict (a step whose last verdict failed never passes unjudged)'
+            return verdict
         if self.settings['low_traffic'] == 'rollback':
             verdict['result'] = FAIL
             verdict['reason'] += ' (low_traffic is rollback: too little traffic fails the release)'

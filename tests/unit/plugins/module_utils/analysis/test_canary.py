@@ -150,3 +150,42 @@ def test_a_release_that_stays_slow_fails_on_fresh_requests_each_time():
     assert step['breaches'][0]['metric'] == 'latency_p95'
     # The last failed verdict is over the requests since the one before it, not the whole step.
     assert step['canary']['requests'] < 2 * 50 and step['seconds'] <= 12.0
+
+
+def test_a_bad_release_is_not_promoted_for_want_of_fresh_requests_after_a_failed_verdict():
+    # The integration test's settings: 10 canary requests a second, verdicts on 20, a 4 s
+    # interval (so by default a 4 s wait for traffic). After a failed verdict the next one
+    # waits for 20 new requests; that wait is not "too little traffic", and a step whose
+    # last verdict failed never passes unjudged.
+    clock = Clock()
+    traffic = Traffic(clock, rate=100, canary_error_rate=0.25)
+    with pytest.raises(CanaryBreach) as caught:
+        run(traffic, clock, interval=4, max_interval=4, thresholds={'min_requests': 20})
+    assert caught.value.step['weight'] == 10 and traffic.shifts == [10]
+    # Traffic stops right after the first failed verdict: the step fails at max_interval,
+    # whatever low_traffic says, because its last verdict failed.
+    clock = Clock()
+    traffic = Stops(clock, rate=100, canary_error_rate=0.25, at=clock() + 5 + 2)
+    with pytest.raises(CanaryBreach) as caught:
+        run(traffic, clock, interval=4, max_interval=4, thresholds={'min_requests': 20})
+    assert 'since a failed verdict' in caught.value.step['reason'] and traffic.shifts == [10]
+
+
+class Stops(Traffic):
+    """Traffic that stops at `at` on the clock."""
+
+    def __init__(self, clock, rate, canary_error_rate, at):
+        super().__init__(clock, rate, canary_error_rate)
+        self.at = at
+
+    def figures(self, groups, since, until):
+        return super().figures(groups, min(since, self.at), min(until, self.at))
+
+
+def test_after_a_busy_moment_a_step_passes_on_a_full_interval_of_fresh_requests():
+    clock = Clock()
+    start = clock() + 5
+    steps = run(BusyMoment(clock, 300, start, start + 2), clock)
+    # One failed verdict at 2 s after the warm-up, then 10 s of requests after it.
+    assert steps[0]['result'] == 'pass' and steps[0]['seconds'] >= 5 + 2 + 10
+    assert steps[0]['canary']['requests'] >= 10 * 30
