@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import tempfile
@@ -44,6 +45,11 @@ def write_atomic(path, data, mode=0o600):
         os.replace(temp, path)
 
     _put_in_place(temp, write_and_replace, directory)
+
+
+def write_json(path, data, mode=0o600):
+    """Replace path with data as indented JSON with sorted keys. Data that is not JSON changes nothing."""
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + '\n', mode)
 
 
 def replace_symlink(path, target):

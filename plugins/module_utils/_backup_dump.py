@@ -15,6 +15,7 @@ import re
 import subprocess
 import time
 
+from ._atomic_write import write_json
 from ._backup_docker import BackupError, psql, psql_argv, run, throwaway_argv, wait_postgres
 from ._backup_manifest import (
     TABLE_STATS_SQL,
@@ -23,7 +24,6 @@ from ._backup_manifest import (
     read_json,
     sha256_file,
     tables_from_rows,
-    write_json_atomic,
 )
 
 SUFFIX = '.dump'
@@ -100,7 +100,7 @@ def take_dump(cfg, tag=None):
             extra={'tag': tag or None, 'writes': writes},
         )
         os.replace(partial, path)
-        write_json_atomic(manifest_path(path), manifest, mode=0o600)
+        write_json(manifest_path(path), manifest, mode=0o600)
     except BaseException:
         for leftover in (partial, path):
             if os.path.exists(leftover) and not os.path.exists(manifest_path(path)):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 from ._backup_docker import BackupError
 
@@ -76,18 +75,6 @@ def sha256_file(path, chunk=1024 * 1024):
         for block in iter(lambda: handle.read(chunk), b''):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_json_atomic(path, data, mode=0o600):
-    """Write JSON through a temporary file and a rename, so readers never see half a file."""
-    tmp = '%s.tmp-%d' % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, 'w') as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write('\n')
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def read_json(path, default=None):

@@ -14,8 +14,9 @@ import os
 import shlex
 import time
 
+from ._atomic_write import write_json
 from ._backup_docker import BackupError, psql, run, service_container, throwaway_argv
-from ._backup_manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows, write_json_atomic
+from ._backup_manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows
 
 CONTAINER_CONF = '/etc/pgbackrest'
 CONTAINER_REPO = '/var/lib/pgbackrest'
@@ -145,7 +146,7 @@ def write_manifest(cfg, backup_set, steps):
         extra={'restore_point': restore_point_name(label), 'wal': wal, 'type': backup_set['type']},
     )
     os.makedirs(manifest_dir(cfg), exist_ok=True)
-    write_json_atomic(manifest_path(cfg, label), manifest, mode=0o640)
+    write_json(manifest_path(cfg, label), manifest, mode=0o640)
     steps.append({'step': 'restore point and row counts', 'seconds': round(time.time() - started, 3)})
     started = time.time()
     wait_archived(cfg, container, wal)

@@ -13,7 +13,8 @@ import os
 import time
 from contextlib import contextmanager
 
-from ._backup_manifest import read_json, write_json_atomic
+from ._atomic_write import write_atomic, write_json
+from ._backup_manifest import read_json
 
 METRICS_FILE = 'auraspeak_backup.prom'
 
@@ -132,14 +133,9 @@ class BackupState:
 
     def _save(self, state):
         os.makedirs(self.state_dir, exist_ok=True)
-        write_json_atomic(self.path, state, mode=0o644)
+        write_json(self.path, state, mode=0o644)
         os.makedirs(self.metrics_dir, exist_ok=True)
-        text = render_metrics(self.project, state['jobs'])
-        tmp = os.path.join(self.metrics_dir, '.%s.%d' % (METRICS_FILE, os.getpid()))
-        with open(tmp, 'w') as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, os.path.join(self.metrics_dir, METRICS_FILE))
+        write_atomic(os.path.join(self.metrics_dir, METRICS_FILE), render_metrics(self.project, state['jobs']), 0o644)
 
 
 def render_metrics(project, jobs):

@@ -1,8 +1,8 @@
 import pytest
 
 from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_config as config
+from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_json
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import BackupError
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_manifest import write_json_atomic
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_values(tmp_path):
 
 def test_load(tmp_path):
     path = str(tmp_path / 'backup.json')
-    write_json_atomic(path, data(tmp_path))
+    write_json(path, data(tmp_path))
     assert config.load(path).project == 'auraspeak'
 
 

@@ -1,7 +1,5 @@
 import hashlib
 import json
-import os
-import stat
 
 import pytest
 
@@ -105,40 +103,6 @@ def test_sha256_file_known_value(tmp_path):
     path = tmp_path / 'f'
     path.write_bytes(b'abc')
     assert manifest.sha256_file(str(path)) == 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
-
-
-@pytest.fixture
-def umask():
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
-
-
-def test_write_json_atomic(tmp_path, umask):
-    path = str(tmp_path / 'state.json')
-    manifest.write_json_atomic(path, {'b': 1, 'a': [1, 2]}, mode=0o640)
-    with open(path) as handle:
-        text = handle.read()
-    assert text == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
-    assert os.listdir(tmp_path) == ['state.json']
-
-
-def test_write_json_atomic_default_mode_and_replace(tmp_path, umask):
-    path = str(tmp_path / 'state.json')
-    manifest.write_json_atomic(path, {'v': 1})
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    manifest.write_json_atomic(path, {'v': 2})
-    assert manifest.read_json(path) == {'v': 2}
-    assert os.listdir(tmp_path) == ['state.json']
-
-
-def test_write_json_atomic_keeps_the_old_file_when_data_is_not_json(tmp_path):
-    path = str(tmp_path / 'state.json')
-    manifest.write_json_atomic(path, {'v': 1})
-    with pytest.raises(TypeError):
-        manifest.write_json_atomic(path, {'v': object()})
-    assert manifest.read_json(path) == {'v': 1}
 
 
 def test_read_json(tmp_path):
