@@ -243,11 +243,11 @@ class Bench:
                 deploy_s=seconds,
                 ledger=self.stack.ledger()[-1]['analysis'][-1],
             )
-        # A release that never served is not kept for rollback: the next successful deploy
-        # removed the bad releases' images. Tag them again (cached layers: seconds).
-        build_app_images(IMAGE)
         timings = {}
         for label, extra in (('with analysis', {}), ('app_analysis=false', {'app_analysis': False})) * 2:
+            # A release that never served is not kept for rollback: a successful deploy removes
+            # the bad releases' images. Tag them again (cached layers: seconds).
+            build_app_images(IMAGE)
             (run, seconds), load = self.under_load(lambda extra=extra: self.deploy(**extra))
             assert run.rc == 0, run.failures(self.stack.name)
             timings.setdefault(label, []).append(dict(deploy_s=seconds, failed=load.failed, requests=load.total))
