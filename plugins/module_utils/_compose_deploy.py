@@ -22,7 +22,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils import _ledger as le
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.canary import check_steps
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.edge_log import EdgeLogSource
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_OPTIONS
-from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_atomic
+from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_atomic, write_json
 from ansible_collections.auraspeak.ops.plugins.module_utils._compose_cli import ComposeProject
 from ansible_collections.auraspeak.ops.plugins.module_utils._containers import project_containers
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_lock_check import DeployLockError, held_lock
@@ -507,7 +507,7 @@ class ComposeDeployer:
 
     def _save_last_config(self, masked):
         os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
-        write_atomic(os.path.join(self.state_dir, 'last-config.json'), json.dumps(masked, indent=2, sort_keys=True))
+        write_json(os.path.join(self.state_dir, 'last-config.json'), masked)
 
 
 def _release_hash(hashes, image_ids):

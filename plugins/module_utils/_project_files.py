@@ -31,7 +31,7 @@ import time
 from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import (
     fsync_dir,
     replace_symlink,
-    write_atomic,
+    write_json,
 )
 
 RELEASE_LINK = '.release'
@@ -244,7 +244,7 @@ class ProjectFiles:
 
     def _write_journal(self, data):
         os.makedirs(os.path.dirname(self.journal_path), mode=0o755, exist_ok=True)
-        write_atomic(self.journal_path, json.dumps(data, indent=2, sort_keys=True) + '\n', mode=0o644)
+        write_json(self.journal_path, data, mode=0o644)
 
     def _clear_journal(self):
         with contextlib.suppress(FileNotFoundError):
