@@ -22,7 +22,11 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._containers import (
 )
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_plan import ROLLING
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLIError
-from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import render_upstreams, split_traffic
+from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import (
+    canary_directives,
+    render_upstreams,
+    split_traffic,
+)
 from ansible_collections.auraspeak.ops.plugins.module_utils._lock_heartbeat import LockLost
 from ansible_collections.auraspeak.ops.plugins.module_utils._readiness import wait_until_ready
 
@@ -326,7 +330,8 @@ class EdgeSwitch:
             (name, [(server, (weights or {}).get(server, 1)) for server in servers], port)
             for name, servers, port in self.blocks(live)
         ]
-        return render_upstreams(self.project, blocks, self.directives, **self.options)
+        directives = self.directives if weights is None else canary_directives(self.directives)
+        return render_upstreams(self.project, blocks, directives, **self.options)
 
     def is_current(self, live):
         """Whether nginx serves live: the file says so and nginx has read it since."""

@@ -195,6 +195,7 @@ options:
       upstream_directives:
         description:
           - Directives at the top of each upstream block, for example V(least_conn) or V(ip_hash).
+          - During a canary step V(least_conn) is left out, so each release gets the share its weight names.
         type: list
         elements: str
         default: [least_conn]

@@ -1,10 +1,13 @@
 import pytest
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_plan import ROLLING
 from ansible_collections.auraspeak.ops.plugins.module_utils._edge_upstream import (
+    canary_directives,
     render_upstreams,
     split_traffic,
     upstream_name,
 )
+from ansible_collections.auraspeak.ops.plugins.module_utils._rollout import EdgeSwitch
 
 
 def test_upstream_names_are_nginx_identifiers():
@@ -69,3 +72,30 @@ def test_split_traffic(old, new, percent, weights):
     if old and percent < 100:
         old_weight, new_weight = weights
         assert new * new_weight / (new * new_weight + old * old_weight) == pytest.approx(percent / 100)
+
+
+@pytest.mark.parametrize(
+    'directives, during_a_step',
+    [
+        (['least_conn'], []),
+        (['least_conn', 'zone app 64k'], ['zone app 64k']),
+        (['ip_hash'], ['ip_hash']),
+        (['hash $cookie_session consistent'], ['hash $cookie_session consistent']),
+        ([], []),
+    ],
+)
+def test_a_canary_step_balances_by_weight_alone(directives, during_a_step):
+    # least_conn sends a slow release fewer requests than its weight; session affinity is kept.
+    assert canary_directives(directives) == during_a_step
+
+
+class _Spec:
+    name, strategy, upstream, port = 'app', ROLLING, 'p_app', 3000
+
+
+def test_the_edge_leaves_least_conn_out_during_a_step_and_puts_it_back_at_promotion():
+    switch = EdgeSwitch(upstream=None, project='p', specs=[_Spec()], directives=['least_conn'], options={})
+    live = {'app': [type('C', (), {'name': n})() for n in ('old', 'new')]}
+    during = switch.render(live, {'old': 9, 'new': 1}).splitlines()
+    assert '    least_conn;' not in during and '    server old:3000 max_fails=3 fail_timeout=10s weight=9;' in during
+    assert '    least_conn;' in switch.render(live).splitlines()
