@@ -20,7 +20,7 @@ import time
 
 from ansible_collections.auraspeak.ops.plugins.module_utils import _ledger as ledger
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.canary import check_steps
-from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.edge_log import EdgeLogSource
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources import check_source, open_source
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_OPTIONS
 from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_atomic, write_json
 from ansible_collections.auraspeak.ops.plugins.module_utils._compose_cli import ComposeProject
@@ -244,7 +244,7 @@ class ComposeDeployer:
             'version': self.params['version'],
             'previous_version': current['version'] if current else None,
             'plan': {name: plan.as_dict() for name, plan in plans.items()},
-            'canary_steps': self._canary_plan(plans),
+            'canary_steps': self._checked_canary_plan(plans),
             'images_to_build': to_build,
             'files': self.files_report,
             'changed': record or edge_drift or any(p.changes for p in plans.values()),
@@ -355,8 +355,19 @@ class ComposeDeployer:
             key: analysis[key] for key in ('steps', 'interval', 'max_interval', 'low_traffic', 'poll', 'warmup')
         }
         settings['thresholds'] = {key: analysis[key] for key in THRESHOLD_OPTIONS}
-        settings['source'] = lambda since: EdgeLogSource(self.docker, edge_container, since).start()
+        settings['source'] = lambda since: open_source(analysis, self.docker, edge_container, since)
         return settings
+
+    def _checked_canary_plan(self, plans):
+        """_canary_plan, after making sure the analysis can read its figures (before anything changes)."""
+        steps = self._canary_plan(plans)
+        problem = check_source(self.params['analysis']) if steps else None
+        if problem:
+            raise InputError(
+                'analysis.source is prometheus, but %s; fix analysis.prometheus_url (app_analysis_prometheus_url) '
+                'or set analysis.source to edge_log' % problem
+            )
+        return steps
 
     def _canary_plan(self, plans):
         """{service: steps} for the rolling services whose old release will be judged against the new one."""

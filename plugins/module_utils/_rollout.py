@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.canary import Canary, CanaryBreach
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.prometheus import PrometheusError
 from ansible_collections.auraspeak.ops.plugins.module_utils._build_log import tail
 from ansible_collections.auraspeak.ops.plugins.module_utils._containers import (
     failure_details,
@@ -225,6 +226,11 @@ class Rollout:
             self.edge.switch(dict(live, **{service: baseline}))
             self._remove(canary)
             raise DeployFailed(exc.msg) from None
+        except PrometheusError as exc:
+            # No figures, no verdict: the release is not promoted unjudged.
+            self.edge.switch(dict(live, **{service: baseline}))
+            self._remove(canary)
+            raise DeployFailed('%s; all traffic is back on the previous release' % exc) from None
         finally:
             source.stop()
 

@@ -238,7 +238,8 @@ options:
         the health gate, the edge sends O(analysis.steps) per cent of the traffic to them, the old
         replicas still serving the rest, and judges the new release against the old one over the
         same window from the edge's own access log (upstream, status and response time of every
-        request) - every O(analysis.poll) seconds, so a bad release is sent back within seconds.
+        request) - every O(analysis.poll) seconds, so a bad release is sent back within seconds -
+        or from the edge's counts in Prometheus (O(analysis.source)).
       - On a breach all traffic goes back to the old replicas in one validated reload, the new ones
         are stopped, the release is recorded as V(rolled_back) with the figures, and the module fails
         with the reason. After the last step passes, the release is promoted as without analysis.
@@ -291,6 +292,23 @@ options:
         type: str
         choices: [promote, rollback]
         default: promote
+      source:
+        description:
+          - Where the figures come from. V(edge_log) is the edge's own JSON access log, read as it is
+            written - it needs nothing else and gives a verdict every O(analysis.poll) seconds.
+          - V(prometheus) is the counts the edge role's mtail keeps per upstream address, as Prometheus
+            scraped them (the monitoring role's job C(edge)). A window is counted exactly between two
+            scrapes of the edge inside it, so a verdict waits for the edge's next scrapes instead of
+            drawing on data that does not include the new release yet - at the default 15 s scrape
+            interval, about 15 to 30 s per verdict. Releases are told apart by their containers'
+            addresses, so the verdict does not wait for Prometheus to discover the new replicas.
+        type: str
+        choices: [edge_log, prometheus]
+        default: edge_log
+      prometheus_url:
+        description: Prometheus' HTTP API as the managed host reaches it, for O(analysis.source=prometheus).
+        type: str
+        default: http://127.0.0.1:9090
       min_requests:
         description: Requests the new release must have served in a step before a verdict.
         type: int
@@ -515,6 +533,7 @@ before_migration_output:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources import SOURCE_ARGUMENT_SPEC
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_ARGUMENT_SPEC
 from ansible_collections.auraspeak.ops.plugins.module_utils._compose_deploy import run_compose_deploy
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DOCKER_CLI_ARGUMENT_SPEC
@@ -581,6 +600,7 @@ def main():
                 warmup=dict(type='int', default=5),
                 failure_limit=dict(type='int', default=3),
                 low_traffic=dict(type='str', choices=['promote', 'rollback'], default='promote'),
+                **SOURCE_ARGUMENT_SPEC,
                 **THRESHOLD_ARGUMENT_SPEC,
             ),
         ),

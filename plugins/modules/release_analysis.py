@@ -21,7 +21,9 @@ description:
     (V(inconclusive)).
   - With one release running (after a promotion) there is no baseline - the absolute thresholds apply.
   - Releases are told apart by the tag of their containers' images; requests by the containers' addresses.
-  - Reads only; needs no monitoring.
+  - With O(source=prometheus) the figures are the edge's counts as Prometheus scraped them, counted
+    between the first and the last scrape of the edge inside the window (so the window must hold two).
+  - Reads only; with the default O(source) needs no monitoring.
 extends_documentation_fragment:
   - auraspeak.ops.attributes
   - auraspeak.ops.docker_cli
@@ -49,6 +51,18 @@ options:
         short window counts.
     type: int
     default: 60
+  source:
+    description:
+      - Where the figures come from - V(edge_log), the edge's JSON access log, or V(prometheus), the
+        counts the edge role's mtail keeps per upstream address as Prometheus scraped them
+        (see O(auraspeak.ops.compose_deploy#module:analysis.source)).
+    type: str
+    choices: [edge_log, prometheus]
+    default: edge_log
+  prometheus_url:
+    description: Prometheus' HTTP API as the managed host reaches it, for O(source=prometheus).
+    type: str
+    default: http://127.0.0.1:9090
   canary:
     description: The release to judge (an image tag). By default the newest running release.
     type: str
@@ -113,6 +127,14 @@ EXAMPLES = r"""
     baseline: 1.4.0
     window: 120
     max_error_rate: 0.02
+
+- name: The same verdict from the edge's counts in the monitoring role's Prometheus
+  auraspeak.ops.release_analysis:
+    project: auraspeak
+    port: 3000
+    window: 300
+    source: prometheus
+    prometheus_url: http://127.0.0.1:9090
 """
 
 RETURN = r"""
@@ -152,6 +174,11 @@ window:
   returned: always
   type: int
   sample: 60
+source:
+  description: Where the figures came from (O(source)).
+  returned: always
+  type: str
+  sample: edge_log
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -160,6 +187,8 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.live impor
     AnalysisInputError,
     run_release_analysis,
 )
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.prometheus import PrometheusError
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources import SOURCE_ARGUMENT_SPEC
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_ARGUMENT_SPEC
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DOCKER_CLI_ARGUMENT_SPEC, DockerCLIError
 
@@ -173,13 +202,14 @@ def main():
         window=dict(type='int', default=60),
         canary=dict(type='str'),
         baseline=dict(type='str'),
+        **SOURCE_ARGUMENT_SPEC,
         **THRESHOLD_ARGUMENT_SPEC,
     )
     argument_spec.update(DOCKER_CLI_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         verdict = run_release_analysis(module)
-    except AnalysisInputError as exc:
+    except (AnalysisInputError, PrometheusError) as exc:
         module.fail_json(msg=str(exc))
     except DockerCLIError as exc:
         module.fail_json(**exc.as_result())

@@ -128,10 +128,18 @@ class MonitoredStack(Stack):
 
     def get_https(self, path='/version'):
         """An HTTPS request through the edge, verified against the stack's own CA."""
+        return self._https(path)[0]
+
+    def served_version(self):
+        """The release the edge serves (over HTTPS: plain HTTP redirects on this stack)."""
+        status, body = self._https('/version')
+        return json.loads(body)['version'] if status == 200 else None
+
+    def _https(self, path):
         context = ssl.create_default_context(cafile=os.path.join(self.tls_dir, 'ca.crt'))
         url = 'https://localhost:%d%s' % (self.https_port, path)
         with urllib.request.urlopen(url, timeout=10, context=context) as response:
-            return response.status
+            return response.status, response.read()
 
     # -- Prometheus and Alertmanager ------------------------------------------------
 

@@ -11,10 +11,11 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 
 import container_bench
 import pytest
-from ansible_runner import ENV, ROOT, playbook_command, run_playbook
+from ansible_runner import ENV, ROOT, playbook_command, run_module, run_playbook
 from deploy_stack import (
     STACK_SECRETS,
     build_app_images,
@@ -24,6 +25,7 @@ from deploy_stack import (
     secrets_in_container_config,
 )
 from monitoring_stack import MonitoredStack, wait_for
+from open_load import Load
 
 pytestmark = pytest.mark.monitoring
 
@@ -289,6 +291,70 @@ def test_what_users_get_at_the_edge_reaches_prometheus_with_its_release(stack):
         docker('inspect', '--format', '{{json .NetworkSettings.Networks}}', stack.container('prometheus')).stdout
     )
     assert set(networks) == {stack.network, 'itest-m1-monitoring_monitoring', 'itest-m1-monitoring_docker-api'}
+
+
+def judge_live_release(stack, source, window):
+    args = {'project': stack.name, 'port': 3000, 'edge_container': stack.edge, 'window': window, 'source': source}
+    if source == 'prometheus':
+        args['prometheus_url'] = 'http://127.0.0.1:%d' % stack.prometheus_port
+    judged = run_module('auraspeak.ops.release_analysis', args, check=True)
+    assert judged.rc == 0, judged.stdout[-2000:]
+    return judged.result
+
+
+def test_release_analysis_counts_from_prometheus_what_the_edge_log_shows(stack):
+    # 40 requests between two scrapes of the edge (every 2 s here), then two more scrapes.
+    time.sleep(3)
+    for _request in range(40):
+        assert stack.get_https('/version') == 200
+    time.sleep(5)
+    from_prometheus = judge_live_release(stack, 'prometheus', 30)
+    from_the_log = judge_live_release(stack, 'edge_log', 35)
+    assert from_prometheus['source'] == 'prometheus' and from_the_log['source'] == 'edge_log'
+    assert from_prometheus['canary']['version'] == from_the_log['canary']['version'] == '2.0.0'
+    # Counted between the first and last scrape inside the window: every one of the 40, never
+    # more than the edge logged over a longer window (the blackbox probe adds a few of its own).
+    assert 40 <= from_prometheus['canary']['requests'] <= from_the_log['canary']['requests'], (
+        from_prometheus,
+        from_the_log,
+    )
+    assert from_prometheus['canary']['errors'] == 0 and from_prometheus['result'] == 'pass', from_prometheus
+    assert from_prometheus['canary']['latency_p95'] is not None
+
+
+def test_a_deploy_judged_on_prometheus_rolls_a_failing_release_back(stack):
+    url = 'https://localhost:%d/' % stack.https_port
+    extra = {
+        'app_version': '3.0.0',
+        'app_env': {'FAULT_ERROR_RATE': '0.5'},
+        'app_analysis_source': 'prometheus',
+        'app_analysis_prometheus_url': 'http://127.0.0.1:%d' % stack.prometheus_port,
+        'app_analysis_min_requests': 20,
+        'app_analysis_interval': 6,
+    }
+    with Load(url, 60, mix='api', cafile=os.path.join(stack.tls_dir, 'ca.crt')):
+        run = run_playbook('playbooks/deploy.yml', extra, inventory=stack.inventory)
+    message = ' '.join(run.failures(stack.name))
+    assert run.rc != 0 and 'rolled back at the 10 % step' in message and 'error rate' in message, message
+    last = stack.ledger()[-1]
+    assert (last['version'], last['status']) == ('3.0.0', 'rolled_back')
+    step = last['analysis'][-1]
+    assert step['source'] == 'prometheus' and step['breaches'][0]['metric'] == 'error_rate', step
+    assert step['canary']['requests'] >= 20 and step['baseline']['requests'] > step['canary']['requests'], step
+    assert stack.served_version() == '2.0.0'
+
+
+def test_a_deploy_refuses_an_unreachable_prometheus_before_anything_changes(stack):
+    before = stack.containers('app')
+    extra = {
+        'app_version': '3.0.0',
+        'app_analysis_source': 'prometheus',
+        'app_analysis_prometheus_url': 'http://127.0.0.1:9',
+    }
+    run = run_playbook('playbooks/deploy.yml', extra, inventory=stack.inventory)
+    message = ' '.join(run.failures(stack.name))
+    assert run.rc != 0 and 'analysis.source is prometheus' in message and 'app_analysis_prometheus_url' in message
+    assert stack.containers('app') == before and stack.served_version() == '2.0.0'
 
 
 def test_second_run_changes_nothing(stack):

@@ -72,6 +72,7 @@ class Canary:
         steps = []
         for index, percent in enumerate(self.settings['steps']):
             step = self._step(percent, groups, self.settings['warmup'] if index == 0 else 0)
+            step['source'] = getattr(self.source, 'name', None)
             steps.append(step)
             if step['result'] == FAIL:
                 raise CanaryBreach(step, steps)

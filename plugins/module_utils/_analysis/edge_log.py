@@ -89,6 +89,8 @@ def figures(records, groups, since, until=None):
 class EdgeLogSource:
     """Follows the edge container's log from a point in time and keeps the parsed requests."""
 
+    name = 'edge_log'
+
     def __init__(self, docker, container, since):
         self.docker = docker
         self.args = ['logs', '--follow', '--timestamps', '--since', '%.6f' % since, container]
