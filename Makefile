@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Tests find the collection through the checkout link made by setup.
 export PYTHONPATH := $(CURDIR)/.collections
 
-.PHONY: help setup images demo test lint ruff ansible-lint sanity unit integration molecule bench changelog lock clean
+.PHONY: help setup images demo test lint ruff ansible-lint sanity unit integration molecule bench changelog lock ee-context clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -17,8 +17,8 @@ help: ## List the targets
 setup: ## Install everything this project needs (engine, compose, buildx, .venv); idempotent
 	scripts/setup.sh
 
-images: setup ## Build the offline base and service images (playbooks/local-images.yml)
-	ansible-playbook playbooks/local-images.yml
+images: setup ## Build the offline base and service images (playbooks/local_images.yml)
+	ansible-playbook playbooks/local_images.yml
 
 demo: images ## Set up, build the offline images, deploy the whole stack to this machine
 	ansible-playbook playbooks/site.yml
@@ -68,6 +68,12 @@ lock: ## Re-pin requirements/dev.txt from requirements/dev.in
 	{ echo '# Pinned by `make lock` from requirements/dev.in (Python 3.11). Do not edit by hand.'; \
 	  /tmp/auraspeak-lock/bin/pip freeze; } > requirements/dev.txt
 	rm -rf /tmp/auraspeak-lock
+
+ee-context: setup ## The execution environment's build context in ee/context (docs/awx.md)
+	rm -rf ee/dist ee/context && mkdir -p ee/dist
+	ansible-galaxy collection build --force --output-path ee/dist .
+	mv ee/dist/auraspeak-ops-*.tar.gz ee/dist/auraspeak-ops.tar.gz
+	ansible-builder create -f ee/execution-environment.yml --context ee/context
 
 clean: ## Remove generated files (not images)
 	rm -rf tests/output .pytest_cache .ruff_cache bench/results

@@ -38,9 +38,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'integration'))
 
-from ansible_runner import run_playbook  # noqa: E402
 from backup_stack import BackupStack, RowWriter, build_images, remove_images  # noqa: E402
 from deploy_stack import docker  # noqa: E402
+from playbook_runs import run_playbook  # noqa: E402
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import wait_postgres  # noqa: E402
 

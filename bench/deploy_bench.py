@@ -28,9 +28,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'integration'))
 
-from ansible_runner import ENV, ROOT, playbook_command, run_playbook  # noqa: E402
 from deploy_stack import Stack, build_app_images, docker, remove_app_images, write_inventory  # noqa: E402
 from open_load import Load  # noqa: E402
+from playbook_runs import ENV, ROOT, playbook_command, run_playbook  # noqa: E402
 
 MIN_REQUESTS = 5000
 

@@ -63,7 +63,7 @@ attributes:
 notes:
   - Needs the Docker engine and the images of the backup configuration (PostgreSQL with pgBackRest, restic).
   - The C(auraspeak.ops.backup) role writes the configuration and schedules the same drills weekly;
-    C(playbooks/verify-backup.yml) runs this module for every kind of backup the project has.
+    C(playbooks/verify_backup.yml) runs this module for every kind of backup the project has.
   - A mismatch fails the module with the list of differences; RV(report) still says what was checked.
 author:
   - auraspeak.ops contributors (@auraspeak)

@@ -15,8 +15,8 @@ import subprocess
 import threading
 import time
 
-from ansible_runner import ROOT, run_verbose
 from deploy_stack import STACK_SECRETS, Stack, build_app_images, docker, remove_app_images, write_inventory
+from playbook_runs import ROOT, run_verbose
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import psql, psql_argv
 

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 
 import yaml
-from ansible_runner import ROOT
+from playbook_runs import ROOT
 
 APP_IMAGE = 'itest-deploy/app'
 JWT_SECRET = 'itest-jwt-secret-0123456789abcdef0123'

@@ -15,8 +15,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from ansible_runner import run_playbook
 from deploy_stack import Stack, docker, free_port, write_inventory
+from playbook_runs import run_playbook
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_state import render_metrics
 

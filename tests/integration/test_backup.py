@@ -1,4 +1,4 @@
-"""The backup role, backup.yml, verify-backup.yml and backup_verify against the real engine.
+"""The backup role, backup.yml, verify_backup.yml and backup_verify against the real engine.
 
 One stack (itest-b1) is deployed with site.yml, which runs the backup role
 after the deploy, and is then taken through its life in order: the role's
@@ -16,7 +16,6 @@ import subprocess
 import sys
 
 import pytest
-from ansible_runner import ENV, ROOT, leaked, run_module, run_playbook, run_verbose
 from backup_stack import (
     BACKUP_SECRETS,
     CIPHER_PASS,
@@ -29,6 +28,7 @@ from backup_stack import (
     wait_for,
 )
 from deploy_stack import docker
+from playbook_runs import ENV, ROOT, leaked, run_module, run_playbook, run_verbose
 
 pytestmark = pytest.mark.backup
 IMAGE = 'itest-backup1/app'
@@ -216,7 +216,7 @@ def live_row_counts(stack):
 
 
 def test_verify_backup_yml_drills_every_kind(stack):
-    run = run_playbook('playbooks/verify-backup.yml', inventory=stack.inventory)
+    run = run_playbook('playbooks/verify_backup.yml', inventory=stack.inventory)
     assert run.rc == 0, run.failures(stack.name)
     reports = {
         r['item']: r['report'] for t in run.task_results(stack.name) for r in t.get('results', []) if 'report' in r

@@ -11,7 +11,7 @@ import os
 import subprocess
 
 import pytest
-from ansible_runner import run_playbook
+from playbook_runs import run_playbook
 
 SCHEDULES = {
     'full': ('0 3 * * 0', 'Sun'),

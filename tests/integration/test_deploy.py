@@ -19,10 +19,12 @@ import subprocess
 import threading
 import time
 
+import ansible_runner
 import pytest
-from ansible_runner import ENV, ROOT, Run, leaked, playbook_command, run_playbook, run_verbose
+import yaml
 from deploy_stack import (
     APP_IMAGE,
+    JWT_SECRET,
     POSTGRES_PASSWORD,
     REDIS_PASSWORD,
     STACK_SECRETS,
@@ -37,6 +39,7 @@ from deploy_stack import (
     secrets_in_container_config,
     write_inventory,
 )
+from playbook_runs import ENV, ROOT, Run, leaked, playbook_command, run_playbook, run_verbose
 
 pytestmark = pytest.mark.deploy
 
@@ -114,7 +117,8 @@ def test_second_run_changes_nothing(stack):
 def test_new_release_goes_live_with_no_failed_request(stack):
     before = stack.containers('app')
     with Load(stack) as load:
-        run = deploy(stack, '2.0.0')
+        # As AWX and Automation Controller launch a job: they pass who launched it, and its id.
+        run = deploy(stack, '2.0.0', awx_user_name='alice', awx_job_id=42)
         time.sleep(1)
     assert run.rc == 0, run.failures(stack.name)
     assert stack.served_version() == '2.0.0'
@@ -123,6 +127,7 @@ def test_new_release_goes_live_with_no_failed_request(stack):
     after = stack.containers('app')
     assert len(after) == 2 and not set(before) & set(after)
     assert [(e['version'], e['status']) for e in stack.ledger()] == [('1.0.0', 'superseded'), ('2.0.0', 'active')]
+    assert stack.ledger()[-1]['deployed_by'] == 'alice (AWX job 42)'
 
 
 def test_check_mode_predicts_and_changes_nothing(stack):
@@ -601,7 +606,7 @@ def test_check_mode_plans_a_release_that_is_not_built_yet(stack):
 
 
 def test_unknown_service_is_named(stack):
-    from ansible_runner import run_module
+    from playbook_runs import run_module
 
     result = run_module(
         'auraspeak.ops.compose_deploy',
@@ -826,3 +831,46 @@ def test_cache_invalidation_and_retention_after_a_successful_switch(stack):
         assert rollback.rc != 0
         assert 'itest-deploy/app:1.0.0 (%s' % image_id in ' '.join(rollback.failures(stack.name))
         assert stack.served_version() == '2.0.0'
+
+
+def test_a_job_run_as_awx_runs_it_decrypts_the_vault_without_a_prompt_and_reports_its_events(stack, tmp_path):
+    """ansible-runner from a private data directory, as AWX and Automation Controller run a job
+    template: the project, an inventory whose JWT secret is in a vaulted file, the survey's extra
+    vars, and the vault credential's password given to the prompt it answers."""
+    served = stack.served_version()
+    job = tmp_path / 'job'
+    os.makedirs(str(job / 'inventory' / 'group_vars' / 'app'))
+    os.symlink(ROOT, str(job / 'project'))
+    with open(stack.inventory, encoding='utf-8') as handle:
+        inventory = yaml.safe_load(handle)
+    assert inventory['all']['children']['app']['vars'].pop('app_jwt_secret') == JWT_SECRET
+    (job / 'inventory' / 'hosts.yml').write_text(yaml.safe_dump(inventory))
+    vault = job / 'inventory' / 'group_vars' / 'app' / 'vault.yml'
+    vault.write_text(yaml.safe_dump({'app_jwt_secret': JWT_SECRET}))
+    password_file = tmp_path / 'vault-password'
+    password_file.write_text('itest-vault-credential\n')
+    subprocess.run(
+        ['ansible-vault', 'encrypt', '--vault-password-file', str(password_file), str(vault)],
+        env=ENV, check=True, capture_output=True,
+    )  # fmt: skip
+    assert JWT_SECRET not in vault.read_text()
+    runner = ansible_runner.run(
+        private_data_dir=str(job),
+        playbook='playbooks/deploy.yml',
+        extravars={'app_version': served, 'awx_user_name': 'alice', 'awx_job_id': 7},
+        cmdline='--ask-vault-pass',
+        passwords={r'^Vault password:\s*?$': 'itest-vault-credential'},
+        envvars={key: ENV[key] for key in ('ANSIBLE_CONFIG', 'PYTHONPATH', 'PATH') if key in ENV},
+        settings={'job_timeout': 900},
+        quiet=True,
+    )
+    output = runner.stdout.read()
+    assert (runner.status, runner.rc) == ('successful', 0), output[-3000:]
+    events = [event['event'] for event in runner.events]
+    # Before the playbook starts, the job's only output is the prompt ansible-runner answered ("verbose").
+    assert events.index('playbook_on_start') <= 1 and events[-1] == 'playbook_on_stats', events[:3] + events[-3:]
+    assert events.count('runner_on_ok') > 20, events
+    assert 'runner_on_failed' not in events and 'runner_on_unreachable' not in events
+    assert runner.stats['ok'].get(stack.name) and not runner.stats['failures'], runner.stats
+    assert [secret for secret in STACK_SECRETS if secret in output] == []
+    assert stack.served_version() == served

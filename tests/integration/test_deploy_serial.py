@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from ansible_runner import run_playbook
 from deploy_stack import Stack, build_app_images, remove_app_images, write_inventory
+from playbook_runs import run_playbook
 
 pytestmark = pytest.mark.deploy
 # Images of its own: test_deploy.py may run at the same time (another xdist

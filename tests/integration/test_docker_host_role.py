@@ -23,7 +23,7 @@ import time
 import uuid
 
 import pytest
-from ansible_runner import run_playbook
+from playbook_runs import run_playbook
 from throwaway_engine import ThrowawayEngine, new_root
 
 PLAYBOOK = """---

@@ -19,7 +19,7 @@ import uuid
 from typing import NamedTuple
 
 import pytest
-from ansible_runner import run_playbook
+from playbook_runs import run_playbook
 
 PLAYBOOK = 'tests/integration/playbooks/edge_role.yml'
 NGINX_IMAGE = 'auraspeak-offline/nginx:1.22'

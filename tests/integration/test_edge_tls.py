@@ -20,11 +20,11 @@ import sys
 import time
 
 import pytest
-from ansible_runner import ROOT, run_playbook
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from playbook_runs import ROOT, run_playbook
 from test_edge_role import NGINX_IMAGE, NODE_IMAGE, Edge, docker, exists, failure_text, free_port
 
 SSLYZE = os.path.join(ROOT, '.venv-sslyze', 'bin', 'sslyze')

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
-from ansible_runner import ENV, ROOT, playbook_command, run_playbook
+from playbook_runs import ENV, ROOT, playbook_command, run_playbook
 
 NETNS = 'itest-fw-out'
 HOST_IF = 'itest-fw0'

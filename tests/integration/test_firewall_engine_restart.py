@@ -40,7 +40,7 @@ import subprocess
 import time
 
 import pytest
-from ansible_runner import ENV, ROOT, Run, playbook_command
+from playbook_runs import ENV, ROOT, Run, playbook_command
 from test_firewall import INVENTORY, PLAYBOOK, probe, report, sh, wait_for
 from throwaway_engine import ThrowawayEngine, new_root
 

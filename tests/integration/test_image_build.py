@@ -14,7 +14,7 @@ import subprocess
 import uuid
 
 import pytest
-from ansible_runner import ROOT, run_module
+from playbook_runs import ROOT, run_module
 
 NODE_BASE = 'auraspeak-offline/node:18'
 DEBIAN_BASE = 'auraspeak-offline/debian:bookworm'

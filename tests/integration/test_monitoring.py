@@ -15,7 +15,6 @@ import time
 
 import container_bench
 import pytest
-from ansible_runner import ENV, ROOT, playbook_command, run_module, run_playbook
 from deploy_stack import (
     STACK_SECRETS,
     build_app_images,
@@ -26,6 +25,7 @@ from deploy_stack import (
 )
 from monitoring_stack import MonitoredStack, wait_for
 from open_load import Load
+from playbook_runs import ENV, ROOT, playbook_command, run_module, run_playbook
 
 pytestmark = pytest.mark.monitoring
 

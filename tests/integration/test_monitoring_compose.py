@@ -9,7 +9,7 @@ import os
 
 import pytest
 import yaml
-from ansible_runner import run_playbook
+from playbook_runs import run_playbook
 
 pytestmark = pytest.mark.monitoring
 

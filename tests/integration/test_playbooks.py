@@ -7,7 +7,7 @@ import subprocess
 import uuid
 
 import pytest
-from ansible_runner import ROOT, run_playbook
+from playbook_runs import ROOT, run_playbook
 
 
 @pytest.fixture
@@ -52,9 +52,9 @@ def test_build_playbook_names_the_missing_variables():
 
 def test_local_images_playbook_is_idempotent_and_check_mode_predicts_no_change():
     # `make integration` builds the images first, so this is the warm run.
-    run = run_playbook('playbooks/local-images.yml')
+    run = run_playbook('playbooks/local_images.yml')
     assert run.rc == 0, run.stdout[-3000:]
     assert run.stats['changed'] == 0
-    checked = run_playbook('playbooks/local-images.yml', check=True)
+    checked = run_playbook('playbooks/local_images.yml', check=True)
     assert checked.rc == 0
     assert checked.stats['changed'] == 0

@@ -16,7 +16,6 @@ import subprocess
 import time
 
 import pytest
-from ansible_runner import ENV, ROOT, playbook_command, run_module, run_playbook
 from deploy_stack import (
     Stack,
     assert_serving_files_are_back,
@@ -26,6 +25,7 @@ from deploy_stack import (
     write_inventory,
 )
 from open_load import Load
+from playbook_runs import ENV, ROOT, playbook_command, run_module, run_playbook
 
 pytestmark = pytest.mark.deploy
 

@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from ansible_runner import ENV, LOCALHOST, ROOT, Run, _bin, run_module
+from playbook_runs import ENV, LOCALHOST, ROOT, Run, _bin, run_module
 
 INFO = 'auraspeak.ops.release_info'
 LOCK = 'auraspeak.ops.deploy_lock'

@@ -15,7 +15,6 @@ import subprocess
 import time
 
 import pytest
-from ansible_runner import ENV, ROOT, leaked, playbook_command, run_playbook, run_verbose
 from backup_stack import (
     BACKUP_SECRETS,
     TOOLS_IMAGE,
@@ -30,6 +29,7 @@ from backup_stack import (
     wait_for,
 )
 from deploy_stack import docker
+from playbook_runs import ENV, ROOT, leaked, playbook_command, run_playbook, run_verbose
 
 pytestmark = pytest.mark.backup
 IMAGE = 'itest-backup2/app'
