@@ -506,7 +506,8 @@ analysis:
   description:
     - The verdict of each canary step - weight (per cent), result (V(pass), V(fail), V(inconclusive)),
       reason, seconds, the figures of the new release (C(canary)) and the old one (C(baseline)) over the
-      same window, and the breaches (metric, value, threshold, the old release's figure).
+      same window, the breaches (metric, value, threshold, the old release's figure), and the
+      C(source) the figures came from (O(analysis.source)).
     - Also in RV(actions) and in the release's ledger entry.
   returned: when a release analysis ran
   type: list
@@ -516,7 +517,8 @@ analysis:
               (the old release 0.0 % of 590),
             canary: {requests: 65, errors: 16, error_rate: 0.246, latency_p95: 0.004},
             baseline: {requests: 590, errors: 0, error_rate: 0.0, latency_p95: 0.003},
-            breaches: [{metric: error_rate, value: 0.246, threshold: 0.01, baseline: 0.0}]}]
+            breaches: [{metric: error_rate, value: 0.246, threshold: 0.01, baseline: 0.0}],
+            source: edge_log}]
 migration_output:
   description: Last lines the failed migration printed.
   returned: when the migration fails
