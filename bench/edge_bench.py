@@ -336,6 +336,9 @@ def main():
         '--trace', metavar='DIR', help="keep the engine's events and the containers' error lines in DIR"
     )
     options = parser.parse_args()
+    if options.direct and options.scheme != 'http':
+        # The stack's certificate names localhost, not the container's address.
+        parser.error('--direct works with --scheme http only')
     build_app_images(IMAGE)
     results = {'rate': options.rate, 'seconds': options.seconds, 'scheme': options.scheme}
     with tempfile.TemporaryDirectory(prefix='edge-bench-') as workdir:
