@@ -222,15 +222,11 @@ class Rollout:
                 status='rolled_back',
                 analysis=breach.steps,
             ) from None
-        except DockerCLIError as exc:
-            self.edge.switch(dict(live, **{service: baseline}))
-            self._remove(canary)
-            raise DeployFailed(exc.msg) from None
-        except PrometheusError as exc:
+        except (DockerCLIError, PrometheusError) as exc:
             # No figures, no verdict: the release is not promoted unjudged.
             self.edge.switch(dict(live, **{service: baseline}))
             self._remove(canary)
-            raise DeployFailed('%s; all traffic is back on the previous release' % exc) from None
+            raise DeployFailed('%s; all traffic is back on the previous release' % getattr(exc, 'msg', exc)) from None
         finally:
             source.stop()
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.edge_log import figures, read_window
-from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.prometheus import PrometheusSource
-from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources import PROMETHEUS
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources import past_figures
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_OPTIONS, judge
 from ansible_collections.auraspeak.ops.plugins.module_utils._containers import project_containers, upstream_addresses
 from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLI
@@ -74,11 +72,7 @@ def run_release_analysis(module):
         'baseline': upstream_addresses(by_release.get(baseline, []), params['port']),
     }
     now = time.time()
-    if params['source'] == PROMETHEUS:
-        found = PrometheusSource(params['prometheus_url']).figures(groups, now - params['window'], now)
-    else:
-        records = read_window(docker, params['edge_container'], now - params['window'])
-        found = figures(records, groups, now - params['window'], now)
+    found = past_figures(params, docker, params['edge_container'], groups, now - params['window'], now)
     verdict = judge(found['canary'], found['baseline'], {k: params[k] for k in THRESHOLD_OPTIONS})
     verdict['canary'].update(version=canary, containers=sorted(c.name for c in by_release.get(canary, [])))
     verdict['baseline'].update(version=baseline, containers=sorted(c.name for c in by_release.get(baseline, [])))

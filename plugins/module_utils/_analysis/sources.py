@@ -11,7 +11,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.edge_log import EdgeLogSource
+from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.edge_log import (
+    EdgeLogSource,
+    figures,
+    read_window,
+)
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.prometheus import (
     PrometheusError,
     PrometheusSource,
@@ -41,3 +45,10 @@ def open_source(params, docker, edge_container, since):
     if params['source'] == PROMETHEUS:
         return PrometheusSource(params['prometheus_url']).start()
     return EdgeLogSource(docker, edge_container, since).start()
+
+
+def past_figures(params, docker, edge_container, groups, since, until):
+    """{group: Figures} the edge served between since and until, read once from the source params names."""
+    if params['source'] == PROMETHEUS:
+        return PrometheusSource(params['prometheus_url']).figures(groups, since, until)
+    return figures(read_window(docker, edge_container, since), groups, since, until)
