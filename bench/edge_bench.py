@@ -4,7 +4,8 @@
     .venv/bin/python bench/edge_bench.py                # 300 req/s, 300 s windows
     .venv/bin/python bench/edge_bench.py --rate 300 --seconds 60 --only steady,policies
     .venv/bin/python bench/edge_bench.py --only killed --trace /tmp/trace   # what the engine saw
-    .venv/bin/python bench/edge_bench.py --scheme http --direct   # not through Docker's loopback proxy
+    .venv/bin/python bench/edge_bench.py --direct       # not through Docker's loopback proxy
+    .venv/bin/python bench/edge_bench.py --only deploys --vars '{"edge_worker_connections": 4096}'
 
 One stack as site.yml deploys it (2 replicas, HTTPS with a self-signed CA, or
 plain HTTP with --scheme http) takes an open-loop load (bench/load.js: a new
@@ -21,19 +22,20 @@ deploys       a rolling deploy with release analysis, a release whose health
               then re-run: 0 failed each (windows of at least 60 s).
 killed        only the last of deploys (a deploy killed during the analysis, then re-run),
               for repeating it: --only killed,killed,killed.
-
-On this 2-core machine the load generator, Docker's userland proxy for loopback
-(docker-proxy, a fifth of a core at 300 req/s) and the deploy itself share the
-CPU with the stack: in the killed scenario --trace's host samples show it
-saturated (CPU pressure 75-100 %), and requests then fail in some runs. --direct
-sends the load to the edge container's own address instead, as the kernel's NAT
-does for a client on another host.
 analysis      a release answering 25 % of /api/* with 500, and one 300 ms slower:
               seconds from the first bad response to the last (all traffic back
               on the old release), and the failed share of the requests in that
               time against the canary's exposure (10 % x 25 % x the share of
               /api/* requests); a healthy release: 0 failed, and the time the
               analysis adds to deploy.yml against app_analysis=false (same run).
+
+On this 2-core machine the load generator, Docker's userland proxy for loopback
+(docker-proxy, a fifth of a core at 300 req/s) and the deploy itself share the
+CPU with the stack. The engine here runs with Docker's defaults, so
+localhost:<port> goes through docker-proxy; a host the docker_host role prepared
+has userland-proxy false, and its clients reach the edge through the kernel's
+NAT. --direct measures that path: the load goes to the edge container's own
+address (HTTPS: the certificate is checked for localhost, sent as SNI).
 """
 
 from __future__ import annotations
@@ -84,36 +86,40 @@ class HttpsStack(Stack):
         return values
 
     def load(self, rate):
-        return NodeLoad('https://localhost:%d/' % self.https_port, rate, os.path.join(self.tls_dir, 'ca.crt'))
+        cafile = os.path.join(self.tls_dir, 'ca.crt')
+        if self.direct:
+            return NodeLoad('https://%s:443/' % edge_address(self.name), rate, cafile, servername='localhost')
+        return NodeLoad('https://localhost:%d/' % self.https_port, rate, cafile)
 
 
 class HttpStack(Stack):
     """The same stack over plain HTTP: no TLS handshake per request, so the client keeps up with higher rates."""
 
-    # With direct, the load goes to the edge container's own address: the way a client on another host
-    # reaches it (through the kernel's NAT), without the userland proxy Docker runs for loopback
-    # (docker-proxy), which costs this 2-core machine a fifth of a core at 300 req/s.
-    direct = False
-
     def load(self, rate):
         if self.direct:
-            template = '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}'
-            address = subprocess.run(
-                ['docker', 'inspect', '--format', template, self.name + '-edge'],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split()[0]
-            return NodeLoad('http://%s:80/' % address, rate, None)
+            return NodeLoad('http://%s:80/' % edge_address(self.name), rate, None)
         return NodeLoad('http://127.0.0.1:%d/' % self.port, rate, None)
+
+
+def edge_address(name):
+    """The edge container's own address: with --direct the load goes there, the way a client on another host
+    reaches it and the way loopback does on a host the docker_host role prepared (userland-proxy false:
+    iptables NAT only), not through the docker-proxy process an engine with its defaults runs per published
+    port, which costs this 2-core machine a fifth of a core at 300 req/s and, on Docker 20.10, exits for good
+    when it runs out of file descriptors."""
+    template = '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}'
+    return subprocess.run(
+        ['docker', 'inspect', '--format', template, name + '-edge'], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
 
 
 class NodeLoad:
     """bench/load.js in the background: an open-loop client that keeps up with more connections a second."""
 
-    def __init__(self, url, rate, cafile):
+    def __init__(self, url, rate, cafile, servername=None):
         self.command = ['node', LOAD_JS, '--url', url, '--rate', str(rate), '--mix', 'api']
         self.command += ['--cafile', cafile] if cafile else []
+        self.command += ['--servername', servername] if servername else []
         self.process = None
         self.result = None
 
@@ -203,10 +209,12 @@ class Bench:
         results['rolling deploy with analysis'] = dict(
             summary(load), deploy_rc=run.rc, deploy_s=seconds, slowest_tasks=slowest_tasks(run)
         )
+        progress(results)
         (run, seconds), load = self.under_load(
             lambda: self.deploy(app_env={'FAULT_HEALTH_FAIL': '1'}, app_health_timeout=25), seconds=60
         )
         results['release whose health check fails'] = dict(summary(load), deploy_rc=run.rc, deploy_s=seconds)
+        progress(results)
         results['deploy killed during the analysis, then re-run'] = self.killed()
         return results
 
@@ -255,6 +263,12 @@ class Bench:
         return results
 
 
+def progress(results):
+    """The last finished part of a scenario on stderr: a run that aborts later keeps what it measured."""
+    name, result = list(results.items())[-1]
+    print(json.dumps({name: result}, indent=2), file=sys.stderr, flush=True)
+
+
 def summary(load):
     report = load.result
     result = {key: report[key] for key in ('requests', 'sent', 'failed', 'outcomes', 'first_errors')}
@@ -290,23 +304,26 @@ def database_sessions(stack):
     )
     argv = ['docker', 'exec', stack.name + '-postgres-1', 'psql', '-U', 'app', '-d', 'app', '-X', '-A', '-c', sql]
     stats = ['docker', 'stats', '--no-stream', '--format', '{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}']
-    host = ['sh', '-c', HOST_SAMPLE % stack.name]
+    host = ['sh', '-c', HOST_SAMPLE.replace('{name}', stack.name)]
     return {'pg_stat_activity.log': argv, 'docker_stats.log': stats, 'host.log': host}
 
 
-# The host's CPU and I/O pressure (cumulative stall microseconds: compare samples), each app container's
-# CFS throttling (cgroup v1 or v2), and the busiest processes over half a second: is it the host, or a
-# replica's CPU limit?
+# The host's CPU and I/O pressure (cumulative stall microseconds: compare samples), each app and edge
+# container's CFS throttling (cgroup v1 or v2), the edge's open connections and those of Docker's
+# loopback proxy, and the busiest processes over half a second: is it the host, or a container's CPU limit?
 HOST_SAMPLE = r"""
 grep -H . /proc/pressure/cpu /proc/pressure/io 2>/dev/null
-for id in $(docker ps -q --no-trunc --filter name=%s-app); do
+for pid in $(pgrep -x docker-proxy); do echo "docker-proxy $pid: $(ls /proc/$pid/fd | wc -l) open files"; done
+docker exec {name}-edge bash -c 'exec 3<>/dev/tcp/127.0.0.1/8081 &&
+  printf "GET /stub_status HTTP/1.0\r\n\r\n" >&3 && cat <&3' | grep -A3 '^Active'
+for id in $(docker ps -q --no-trunc --filter name={name}-app --filter name={name}-edge); do
   name=$(docker inspect -f '{{.Name}}' "$id")
   for stat in /sys/fs/cgroup/cpu/docker/$id/cpu.stat /sys/fs/cgroup/system.slice/docker-$id.scope/cpu.stat; do
     [ -r "$stat" ] && echo "$name $(grep throttled "$stat" | tr '
 ' ' ')"
   done
 done
-top -b -n 2 -d 0.5 -o %%CPU -w 160 | awk '/^top -/ {frame++} frame == 2' | sed -n '1,3p;7,20p'
+top -b -n 2 -d 0.5 -o %CPU -w 160 | awk '/^top -/ {frame++} frame == 2' | sed -n '1,3p;7,20p'
 """
 
 
@@ -330,17 +347,21 @@ def main():
     parser.add_argument(
         '--direct',
         action='store_true',
-        help="with --scheme http: load to the edge container's address, not through Docker's loopback proxy",
+        help="load to the edge container's address (as over the kernel's NAT), not through Docker's loopback proxy",
+    )
+    parser.add_argument(
+        '--vars',
+        default='{}',
+        metavar='JSON',
+        help='inventory variables for the stack, e.g. \'{"edge_worker_connections": 4096}\': to measure a setting',
     )
     parser.add_argument(
         '--trace', metavar='DIR', help="keep the engine's events and the containers' error lines in DIR"
     )
     options = parser.parse_args()
-    if options.direct and options.scheme != 'http':
-        # The stack's certificate names localhost, not the container's address.
-        parser.error('--direct works with --scheme http only')
     build_app_images(IMAGE)
-    results = {'rate': options.rate, 'seconds': options.seconds, 'scheme': options.scheme}
+    settings = json.loads(options.vars)
+    results = {'rate': options.rate, 'seconds': options.seconds, 'scheme': options.scheme, 'vars': settings}
     with tempfile.TemporaryDirectory(prefix='edge-bench-') as workdir:
         stack = (HttpsStack if options.scheme == 'https' else HttpStack)('bench-edge', workdir)
         stack.direct = options.direct
@@ -348,7 +369,7 @@ def main():
         stack.inventory = write_inventory(
             os.path.join(workdir, 'hosts.yml'),
             [stack],
-            {'app_image_name': IMAGE, 'app_analysis_interval': 30, 'app_analysis_warmup': 5},
+            dict({'app_image_name': IMAGE, 'app_analysis_interval': 30, 'app_analysis_warmup': 5}, **settings),
         )
         stack.destroy()
         try:

@@ -8,6 +8,10 @@
 //
 //   node bench/load.js --url https://localhost:8443/ --cafile ca.crt --rate 300 --mix api [--seconds 60]
 //
+// --servername NAME checks the certificate for NAME (and sends it as SNI) when
+// the URL is an address: the edge container's own, as a client on another host
+// reaches it.
+//
 // Without --seconds it runs until SIGTERM or SIGINT. It prints one JSON report:
 // counts per outcome and per request, and the times (ms since start) of every
 // finished, failed and slow (--slow-ms) request.
@@ -51,7 +55,7 @@ function main() {
       if (token) headers.Authorization = `Bearer ${token}`;
     }
     const req = client.request({ host: url.hostname, port: url.port, path, method, headers, ca, agent: false,
-      timeout: opts.timeoutMs }, (res) => {
+      servername: opts.servername, timeout: opts.timeoutMs }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => done(null, res.statusCode, Buffer.concat(chunks).toString()));
