@@ -18,6 +18,7 @@
 const fs = require('node:fs');
 const http = require('node:http');
 const https = require('node:https');
+const tls = require('node:tls');
 
 const MIXES = {
   version: [['GET', '/version']],
@@ -37,7 +38,9 @@ function main() {
   const opts = options(process.argv.slice(2));
   const url = new URL(opts.url);
   const client = url.protocol === 'https:' ? https : http;
-  const ca = opts.cafile ? fs.readFileSync(opts.cafile) : undefined;
+  // One TLS context for every connection: with agent false Node would build one per request from the
+  // CA file, 0.4 ms of CPU each, on a machine where the client already takes most of a core.
+  const secureContext = opts.cafile ? tls.createSecureContext({ ca: fs.readFileSync(opts.cafile) }) : undefined;
   const mix = url.pathname === '/' ? MIXES[opts.mix] : [['GET', url.pathname]];
   const report = { requests: 0, failed: 0, outcomes: {}, by_request: {}, versions: {}, finished_ms: [],
     failed_ms: [], slow_ms: [], first_errors: [] };
@@ -54,7 +57,7 @@ function main() {
       headers['Content-Length'] = Buffer.byteLength(payload);
       if (token) headers.Authorization = `Bearer ${token}`;
     }
-    const req = client.request({ host: url.hostname, port: url.port, path, method, headers, ca, agent: false,
+    const req = client.request({ host: url.hostname, port: url.port, path, method, headers, secureContext, agent: false,
       servername: opts.servername, timeout: opts.timeoutMs }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
