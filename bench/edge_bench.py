@@ -5,7 +5,7 @@
     .venv/bin/python bench/edge_bench.py --rate 300 --seconds 60 --only steady,policies
     .venv/bin/python bench/edge_bench.py --only killed --trace /tmp/trace   # what the engine saw
     .venv/bin/python bench/edge_bench.py --direct       # not through Docker's loopback proxy
-    .venv/bin/python bench/edge_bench.py --only deploys --vars '{"edge_worker_connections": 4096}'
+    .venv/bin/python bench/edge_bench.py --only deploys --vars '{"edge_worker_connections": 1024}'   # the old default
 
 One stack as site.yml deploys it (2 replicas, HTTPS with a self-signed CA, or
 plain HTTP with --scheme http) takes an open-loop load (bench/load.js: a new
@@ -353,7 +353,7 @@ def main():
         '--vars',
         default='{}',
         metavar='JSON',
-        help='inventory variables for the stack, e.g. \'{"edge_worker_connections": 4096}\': to measure a setting',
+        help='inventory variables for the stack, e.g. \'{"edge_worker_connections": 1024}\': to measure a setting',
     )
     parser.add_argument(
         '--trace', metavar='DIR', help="keep the engine's events and the containers' error lines in DIR"
