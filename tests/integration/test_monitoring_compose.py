@@ -9,13 +9,17 @@ import os
 
 import pytest
 import yaml
+from deploy_stack import docker
 from playbook_runs import run_playbook
 
 pytestmark = pytest.mark.monitoring
 
 PUBLISHED = {'prometheus', 'alertmanager', 'grafana'}
-# Their upstream images have no HTTP client (FROM scratch, or Ubuntu without one): no check by default.
-NO_HEALTH_CHECK = {'redis-exporter', 'nginx-exporter', 'alloy'}
+# Their upstream images are FROM scratch: nothing to probe with, and nothing added (docs/security.md).
+NO_HEALTH_CHECK = {'redis-exporter', 'nginx-exporter'}
+NGINX_IMAGE = 'auraspeak-offline/nginx:1.22'
+# Alloy's image is Ubuntu: bash, head and grep, as in the offline Debian base.
+UBUNTU_LIKE_IMAGE = 'auraspeak-offline/debian:bookworm'
 
 
 def render(tmp_path, extra=None):
@@ -92,3 +96,27 @@ def test_a_health_check_can_be_added_to_an_image_without_one(tmp_path):
     services = yaml.safe_load(compose_file.read_text())['services']
     assert services['redis-exporter']['healthcheck']['test'] == probe
     assert 'healthcheck' not in services['prometheus']
+
+
+@pytest.mark.parametrize('answer, healthy', [(200, True), (503, False), (None, False)])
+def test_alloys_health_check_asks_its_ready_endpoint(tmp_path, answer, healthy):
+    """Alloy cannot run here: its probe runs in a shell like its image's, beside a stand-in of its HTTP server."""
+    run, compose_file = render(tmp_path)
+    assert run.rc == 0, run.failures()
+    test = yaml.safe_load(compose_file.read_text())['services']['alloy']['healthcheck']['test']
+    assert test[0] == 'CMD', test
+    # Alloy answers on 127.0.0.1:12345 inside its container by default; /-/ready is 200 once its
+    # components run, 503 before.
+    conf = tmp_path / 'nginx.conf'
+    conf.write_text(
+        'events {}\nhttp { server { listen 127.0.0.1:12345; location = /-/ready { return %s; } } }\n' % answer
+    )
+    server = 'itest-alloy-standin-%s' % answer
+    if answer is None:
+        conf.write_text('events {}\nhttp { server { listen 127.0.0.1:8080; } }\n')
+    docker('run', '-d', '--name', server, '-v', '%s:/etc/nginx/nginx.conf:ro' % conf, NGINX_IMAGE)
+    try:
+        probe = docker('run', '--rm', '--network', 'container:' + server, UBUNTU_LIKE_IMAGE, *test[1:], check=False)
+    finally:
+        docker('rm', '-f', server)
+    assert (probe.returncode == 0) is healthy, (answer, probe.returncode, probe.stderr)
