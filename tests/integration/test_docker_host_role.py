@@ -23,7 +23,7 @@ import time
 import uuid
 
 import pytest
-from playbook_runs import run_playbook
+from playbook_runs import ENV, ROOT, run_playbook
 from throwaway_engine import ThrowawayEngine, new_root
 
 PLAYBOOK = """---
@@ -201,6 +201,65 @@ def test_auto_mode_without_systemd_reports_and_touches_nothing(tmp_path, playboo
     assert 'not systemd' in result['reason']
     assert result['daemon_json'] == {'labels': ['io.auraspeak.itest=kept'], **PRODUCTION}
     assert set(result['changes']) == MANAGED_KEYS
+
+
+SYSTEM_PYTHON = '/usr/bin/python3'
+REQUESTS_PACKAGE = 'python3-requests'
+
+
+def package_installed(name):
+    status = subprocess.run(['dpkg-query', '-W', '-f', '${Status}', name], capture_output=True, text=True)
+    return status.stdout.strip() == 'install ok installed'
+
+
+def imports_requests(python):
+    return subprocess.run([python, '-c', 'import requests'], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def system_python_without_requests():
+    """Debian's own Python with python3-requests removed, as a fresh host has it; put back as found."""
+    if not (os.path.exists(SYSTEM_PYTHON) and shutil.which('apt-get')):
+        pytest.skip('needs a Debian host Python and apt')
+    was_installed = package_installed(REQUESTS_PACKAGE)
+    apt = ['apt-get', '-q', '-y', '-o', 'DPkg::Lock::Timeout=120']
+    if was_installed:
+        subprocess.run([*apt, 'remove', REQUESTS_PACKAGE], check=True, capture_output=True)
+    assert not imports_requests(SYSTEM_PYTHON)
+    yield SYSTEM_PYTHON
+    if package_installed(REQUESTS_PACKAGE) != was_installed:
+        subprocess.run([*apt, 'install' if was_installed else 'remove', REQUESTS_PACKAGE], check=True)
+
+
+def test_a_host_python_without_requests_gets_the_package_once(system_python_without_requests, playbook):
+    """The community.docker modules import requests in the host's Python: the role asks that one."""
+    python = system_python_without_requests
+    report_only = {'docker_host_manage_daemon': 'false', 'ansible_python_interpreter': python}
+
+    refused = run_playbook(playbook, dict(report_only, docker_host_python_packages=[]))
+    message = failure(refused)
+    assert python in message and 'docker_host_python_packages' in message and 'requests' in message, message
+    assert not package_installed(REQUESTS_PACKAGE)
+
+    planned = run_playbook(playbook, report_only, check=True)
+    assert planned.rc == 0, planned.stdout[-3000:]
+    assert planned.stats['changed'] == 1
+    assert not package_installed(REQUESTS_PACKAGE)
+
+    installed = run_playbook(playbook, report_only)
+    assert installed.rc == 0, installed.stdout[-3000:]
+    assert installed.stats['changed'] == 1
+    assert imports_requests(python)
+    # What the package is for: a community.docker module, run in that Python, talks to the engine.
+    networks = subprocess.run(
+        ['ansible', 'localhost', '-c', 'local', '-i', 'localhost,', '-e', 'ansible_python_interpreter=' + python,
+         '-m', 'community.docker.docker_network_info', '-a', 'name=bridge'],
+        cwd=ROOT, env=ENV, capture_output=True, text=True,
+    )  # fmt: skip
+    assert networks.returncode == 0 and '"exists": true' in networks.stdout, networks.stdout[-2000:]
+
+    again = run_playbook(playbook, report_only)
+    assert again.rc == 0 and again.stats['changed'] == 0, again.stdout[-3000:]
 
 
 def test_strict_fails_on_the_settings_the_running_engine_lacks(playbook):
