@@ -21,12 +21,10 @@ import subprocess
 import threading
 import time
 
-import ansible_runner
 import pytest
-import yaml
+from awx_jobs import run_job, survey_answers
 from deploy_stack import (
     APP_IMAGE,
-    JWT_SECRET,
     POSTGRES_PASSWORD,
     REDIS_PASSWORD,
     STACK_SECRETS,
@@ -404,15 +402,23 @@ def test_an_error_after_the_switch_keeps_the_new_release_live(stack):
     assert docker('ps', '--all', '--quiet', '--filter', 'id=' + old[1]).stdout.strip() == ''
 
 
-def test_a_rollback_runs_the_image_the_release_ran_even_when_its_tag_moved(stack):
+def test_a_rollback_runs_the_image_the_release_ran_even_when_its_tag_moved(stack, tmp_path):
     ran = stack.ledger()
     recorded = next(e for e in reversed(ran) if e['version'] == '1.0.0' and e['status'] == 'superseded')
     # The tag now names another build (a rebuild, a re-tag): the one of 2.0.0.
     docker('tag', 'itest-deploy/app:2.0.0', 'itest-deploy/app:1.0.0')
-    run = run_playbook('playbooks/rollback.yml', {'rollback_to_version': '1.0.0'}, inventory=stack.inventory)
-    assert run.rc == 0, run.failures(stack.name)
+    # As the "Roll back" job template runs it: the survey's version, and AWX's audit fields.
+    job = run_job(
+        tmp_path,
+        'rollback',
+        stack.inventory,
+        {**survey_answers('rollback', rollback_to_version='1.0.0'), 'awx_user_name': 'bob', 'awx_job_id': 42},
+        vaulted=('app_jwt_secret',),
+    )
+    job.assert_ran_unattended(stack.name)
     assert stack.served_version() == '1.0.0'
     assert stack.ledger()[-1]['images']['app']['id'] == recorded['images']['app']['id']
+    assert stack.ledger()[-1]['deployed_by'] == 'bob (AWX job 42)'
     tagged = docker('image', 'inspect', '--format', '{{.Id}}', 'itest-deploy/app:1.0.0').stdout.strip()
     assert tagged == recorded['images']['app']['id']
     back = deploy(stack, '2.0.0')
@@ -877,39 +883,14 @@ def test_a_job_run_as_awx_runs_it_decrypts_the_vault_without_a_prompt_and_report
     template: the project, an inventory whose JWT secret is in a vaulted file, the survey's extra
     vars, and the vault credential's password given to the prompt it answers."""
     served = stack.served_version()
-    job = tmp_path / 'job'
-    os.makedirs(str(job / 'inventory' / 'group_vars' / 'app'))
-    os.symlink(ROOT, str(job / 'project'))
-    with open(stack.inventory, encoding='utf-8') as handle:
-        inventory = yaml.safe_load(handle)
-    assert inventory['all']['children']['app']['vars'].pop('app_jwt_secret') == JWT_SECRET
-    (job / 'inventory' / 'hosts.yml').write_text(yaml.safe_dump(inventory))
-    vault = job / 'inventory' / 'group_vars' / 'app' / 'vault.yml'
-    vault.write_text(yaml.safe_dump({'app_jwt_secret': JWT_SECRET}))
-    password_file = tmp_path / 'vault-password'
-    password_file.write_text('itest-vault-credential\n')
-    subprocess.run(
-        ['ansible-vault', 'encrypt', '--vault-password-file', str(password_file), str(vault)],
-        env=ENV, check=True, capture_output=True,
-    )  # fmt: skip
-    assert JWT_SECRET not in vault.read_text()
-    runner = ansible_runner.run(
-        private_data_dir=str(job),
-        playbook='playbooks/deploy.yml',
-        extravars={'app_version': served, 'awx_user_name': 'alice', 'awx_job_id': 7},
-        cmdline='--ask-vault-pass',
-        passwords={r'^Vault password:\s*?$': 'itest-vault-credential'},
-        envvars={key: ENV[key] for key in ('ANSIBLE_CONFIG', 'PYTHONPATH', 'PATH') if key in ENV},
-        settings={'job_timeout': 900},
-        quiet=True,
+    job = run_job(
+        tmp_path,
+        'deploy',
+        stack.inventory,
+        {**survey_answers('deploy', app_version=served), 'awx_user_name': 'alice', 'awx_job_id': 7},
+        vaulted=('app_jwt_secret',),
     )
-    output = runner.stdout.read()
-    assert (runner.status, runner.rc) == ('successful', 0), output[-3000:]
-    events = [event['event'] for event in runner.events]
-    # Before the playbook starts, the job's only output is the prompt ansible-runner answered ("verbose").
-    assert events.index('playbook_on_start') <= 1 and events[-1] == 'playbook_on_stats', events[:3] + events[-3:]
-    assert events.count('runner_on_ok') > 20, events
-    assert 'runner_on_failed' not in events and 'runner_on_unreachable' not in events
-    assert runner.stats['ok'].get(stack.name) and not runner.stats['failures'], runner.stats
-    assert [secret for secret in STACK_SECRETS if secret in output] == []
+    job.assert_ran_unattended(stack.name)
+    assert job.event_names().count('runner_on_ok') > 20
+    assert [secret for secret in STACK_SECRETS if secret in job.stdout] == []
     assert stack.served_version() == served

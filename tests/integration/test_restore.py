@@ -15,9 +15,11 @@ import subprocess
 import time
 
 import pytest
+from awx_jobs import run_job, survey_answers
 from backup_stack import (
     BACKUP_SECRETS,
     TOOLS_IMAGE,
+    VAULTED,
     BackupStack,
     RowWriter,
     build_images,
@@ -164,13 +166,15 @@ def test_backups_and_drills_go_on_after_a_restore(stack):
     assert stack.backup_cli('verify', 'pgbackrest')[1]['mismatches'] == []
 
 
-def test_restore_of_a_named_set_matches_its_manifest(stack):
+def test_restore_of_a_named_set_matches_its_manifest(stack, tmp_path):
     stack.sql("INSERT INTO events (body) SELECT 'set' FROM generate_series(1, 500)")
     label = stack.backup_cli('backup', 'diff')[1]['id']
     at_backup = [i for i, _at in committed_at(stack)]
     stack.sql("INSERT INTO events (body) SELECT 'after' FROM generate_series(1, 100)")
-    run = restore(stack, restore_backup_set=label)
-    assert run.rc == 0, run.failures(stack.name)
+    # As the "Restore" job template runs it: the survey's confirmation and backup set.
+    answers = survey_answers('restore', restore_confirm=stack.name, restore_backup_set=label)
+    run = run_job(tmp_path, 'restore', stack.inventory, answers, vaulted=VAULTED)
+    run.assert_ran_unattended(stack.name)
     assert [i for i, _at in committed_at(stack)] == at_backup
     report = restore_report(run, stack)
     assert report['set'] == label and report['mismatches'] == [] and report['restore_point'] == 'auraspeak-' + label
@@ -335,13 +339,16 @@ def test_a_database_rollback_whose_release_fails_the_gate_puts_the_database_and_
     assert [e['status'] for e in stack.ledger() if e['version'] == '2.0.0'][-1] == 'active'
 
 
-def test_forced_database_rollback_restores_the_snapshot_and_the_previous_release(stack):
-    run = run_playbook(
-        'playbooks/rollback.yml',
-        {'rollback_database': True, 'rollback_database_force': True},
-        inventory=stack.inventory,
+def test_forced_database_rollback_restores_the_snapshot_and_the_previous_release(stack, tmp_path):
+    # As the "Roll back" job template runs it, with the survey's database switch and force.
+    run = run_job(
+        tmp_path,
+        'rollback',
+        stack.inventory,
+        survey_answers('rollback', rollback_database='yes', rollback_database_force='yes'),
+        vaulted=VAULTED,
     )
-    assert run.rc == 0, run.failures(stack.name)
+    run.assert_ran_unattended(stack.name)
     assert stack.served_version() == '1.0.0'
     assert 'tags' not in stack.tables()
     assert not {'after-deploy-1', 'after-deploy-2', 'after-deploy-3', 'during-deploy-1'} & set(stack.note_titles())
