@@ -25,10 +25,13 @@ TASK_EVENTS = ('runner_on_ok', 'runner_on_failed', 'runner_on_skipped', 'runner_
 class Job:
     """One finished job: its status, output, events and the task results per host."""
 
-    def __init__(self, runner):
+    def __init__(self, runner, verbosity):
         self.status = runner.status
         self.rc = runner.rc
+        self.verbosity = verbosity
+        # ansible-runner runs the playbook on a terminal: both streams are in stdout.
         self.stdout = runner.stdout.read()
+        self.stderr = ''
         self.events = list(runner.events)
         self.stats = runner.stats
 
@@ -61,6 +64,8 @@ class Job:
         # answered, and at higher verbosity ansible's own (config file, vault ids).
         before_start = names[: names.index('playbook_on_start')]
         assert set(before_start) <= {'verbose'} and names[-1] == 'playbook_on_stats', names[:3] + names[-3:]
+        if self.verbosity == 0:
+            assert len(before_start) <= 1, before_start
         assert 'runner_on_failed' not in names and 'runner_on_unreachable' not in names, self.failures(host)
         assert self.stats['ok'].get(host) and not self.stats['failures'], self.stats
 
@@ -141,4 +146,4 @@ def run_job(workdir, template_name, inventory_file, extravars=None, vaulted=(), 
         verbosity=verbosity,
         quiet=True,
     )
-    return Job(runner)
+    return Job(runner, verbosity)

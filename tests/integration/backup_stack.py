@@ -16,6 +16,7 @@ import threading
 import time
 
 from deploy_stack import STACK_SECRETS, Stack, build_app_images, docker, remove_app_images, write_inventory
+from deploy_stack import VAULTED as STACK_VAULTED
 from playbook_runs import ROOT, run_verbose
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import psql, psql_argv
@@ -25,11 +26,7 @@ CIPHER_PASS = 'itest-pgbackrest-passphrase-0123456789'
 TOOLS_IMAGE = 'auraspeak-offline/restic:0.14'
 RESTIC_PASSWORD = 'itest-restic-password-0123456789'
 BACKUP_SECRETS = (*STACK_SECRETS, CIPHER_PASS, RESTIC_PASSWORD)
-# The inventory variables a user keeps in a vault (AWX: a vault credential).
-VAULTED = (
-    'app_jwt_secret', 'app_postgres_password', 'app_redis_password',
-    'backup_pgbackrest_cipher_pass', 'backup_restic_password',
-)  # fmt: skip
+VAULTED = (*STACK_VAULTED, 'backup_pgbackrest_cipher_pass', 'backup_restic_password')
 BACKUPS_TMPFS_SIZE = '768m'
 
 # A release whose migration adds a table: what a database rollback must undo.

@@ -29,6 +29,8 @@ POSTGRES_PASSWORD = 'itest-postgres'
 REDIS_PASSWORD = 'itest-redis'
 # What no output and no non-secret file may ever show.
 STACK_SECRETS = (JWT_SECRET, POSTGRES_PASSWORD, REDIS_PASSWORD)
+# Their inventory variables, which a user keeps in a vault (AWX: a vault credential).
+VAULTED = ('app_jwt_secret', 'app_postgres_password', 'app_redis_password')
 VERSIONS = ('1.0.0', '2.0.0', '3.0.0')
 
 

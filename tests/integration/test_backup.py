@@ -194,7 +194,7 @@ def test_backup_yml_takes_every_kind_and_exports_metrics(stack, tmp_path):
     # As the "Back up" job template runs it, at the most a job can print (verbosity 3 and --diff).
     job = run_job(tmp_path, 'backup', stack.inventory, survey_answers('backup'), VAULTED, verbosity=3, diff=True)
     job.assert_ran_unattended(stack.name)
-    assert [secret for secret in BACKUP_SECRETS if secret in job.stdout] == []
+    assert leaked(job, BACKUP_SECRETS) == []
     for job in ('diff', 'dump', 'volumes'):
         assert stack.job(job)['status'] == 'success', stack.job(job)
         assert stack.metric('last_status', job) == 1

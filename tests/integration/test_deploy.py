@@ -28,6 +28,7 @@ from deploy_stack import (
     POSTGRES_PASSWORD,
     REDIS_PASSWORD,
     STACK_SECRETS,
+    VAULTED,
     VERSIONS,
     Stack,
     assert_serving_files_are_back,
@@ -413,7 +414,7 @@ def test_a_rollback_runs_the_image_the_release_ran_even_when_its_tag_moved(stack
         'rollback',
         stack.inventory,
         {**survey_answers('rollback', rollback_to_version='1.0.0'), 'awx_user_name': 'bob', 'awx_job_id': 42},
-        vaulted=('app_jwt_secret',),
+        vaulted=VAULTED,
     )
     job.assert_ran_unattended(stack.name)
     assert stack.served_version() == '1.0.0'
@@ -880,7 +881,7 @@ def test_cache_invalidation_and_retention_after_a_successful_switch(stack):
 
 def test_a_job_run_as_awx_runs_it_decrypts_the_vault_without_a_prompt_and_reports_its_events(stack, tmp_path):
     """ansible-runner from a private data directory, as AWX and Automation Controller run a job
-    template: the project, an inventory whose JWT secret is in a vaulted file, the survey's extra
+    template: the project, an inventory whose secrets are in vaulted files, the survey's extra
     vars, and the vault credential's password given to the prompt it answers."""
     served = stack.served_version()
     job = run_job(
@@ -888,9 +889,9 @@ def test_a_job_run_as_awx_runs_it_decrypts_the_vault_without_a_prompt_and_report
         'deploy',
         stack.inventory,
         {**survey_answers('deploy', app_version=served), 'awx_user_name': 'alice', 'awx_job_id': 7},
-        vaulted=('app_jwt_secret',),
+        vaulted=VAULTED,
     )
     job.assert_ran_unattended(stack.name)
     assert job.event_names().count('runner_on_ok') > 20
-    assert [secret for secret in STACK_SECRETS if secret in job.stdout] == []
+    assert leaked(job, STACK_SECRETS) == []
     assert stack.served_version() == served

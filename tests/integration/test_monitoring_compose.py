@@ -10,6 +10,7 @@ import os
 import pytest
 import yaml
 from deploy_stack import docker
+from monitoring_stack import wait_for
 from playbook_runs import run_playbook
 
 pytestmark = pytest.mark.monitoring
@@ -98,25 +99,38 @@ def test_a_health_check_can_be_added_to_an_image_without_one(tmp_path):
     assert 'healthcheck' not in services['prometheus']
 
 
-@pytest.mark.parametrize('answer, healthy', [(200, True), (503, False), (None, False)])
-def test_alloys_health_check_asks_its_ready_endpoint(tmp_path, answer, healthy):
-    """Alloy cannot run here: its probe runs in a shell like its image's, beside a stand-in of its HTTP server."""
-    run, compose_file = render(tmp_path)
+@pytest.fixture(scope='module')
+def alloy_probe(tmp_path_factory):
+    """The health check the role renders for Alloy, without its leading CMD."""
+    run, compose_file = render(tmp_path_factory.mktemp('alloy'))
     assert run.rc == 0, run.failures()
     test = yaml.safe_load(compose_file.read_text())['services']['alloy']['healthcheck']['test']
     assert test[0] == 'CMD', test
-    # Alloy answers on 127.0.0.1:12345 inside its container by default; /-/ready is 200 once its
-    # components run, 503 before.
+    return test[1:]
+
+
+# Alloy answers on 127.0.0.1:12345 inside its container by default: /-/ready is 200 once it has
+# loaded its configuration, 503 before. The last stand-in listens elsewhere: nothing on 12345.
+STANDINS = {
+    'ready': (12345, 'location = /-/ready { return 200; }', True),
+    'not ready': (12345, 'location = /-/ready { return 503; }', False),
+    'not listening': (8080, '', False),
+}
+
+
+@pytest.mark.parametrize('standin', STANDINS)
+def test_alloys_health_check_asks_its_ready_endpoint(alloy_probe, tmp_path, standin):
+    """Alloy cannot run here: its probe runs in a shell like its image's, beside a stand-in of its HTTP server."""
+    port, location, healthy = STANDINS[standin]
     conf = tmp_path / 'nginx.conf'
-    conf.write_text(
-        'events {}\nhttp { server { listen 127.0.0.1:12345; location = /-/ready { return %s; } } }\n' % answer
-    )
-    server = 'itest-alloy-standin-%s' % answer
-    if answer is None:
-        conf.write_text('events {}\nhttp { server { listen 127.0.0.1:8080; } }\n')
+    conf.write_text('events {}\nhttp { server { listen 127.0.0.1:%d; %s } }\n' % (port, location))
+    server = 'itest-alloy-standin-%d' % os.getpid()
     docker('run', '-d', '--name', server, '-v', '%s:/etc/nginx/nginx.conf:ro' % conf, NGINX_IMAGE)
     try:
-        probe = docker('run', '--rm', '--network', 'container:' + server, UBUNTU_LIKE_IMAGE, *test[1:], check=False)
+        # Probe only once the stand-in listens, so "unhealthy" never means "not started yet".
+        listening = ['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/%d' % port]
+        wait_for(lambda: docker('exec', server, *listening, check=False).returncode == 0, 30, 0.2, 'the stand-in')
+        probe = docker('run', '--rm', '--network', 'container:' + server, UBUNTU_LIKE_IMAGE, *alloy_probe, check=False)
     finally:
         docker('rm', '-f', server)
-    assert (probe.returncode == 0) is healthy, (answer, probe.returncode, probe.stderr)
+    assert (probe.returncode == 0) is healthy, (standin, probe.returncode, probe.stderr)
