@@ -42,7 +42,7 @@ from backup_stack import BackupStack, RowWriter, build_images, remove_images  # 
 from deploy_stack import docker  # noqa: E402
 from playbook_runs import run_playbook  # noqa: E402
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import wait_postgres  # noqa: E402
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.docker import wait_postgres  # noqa: E402
 
 IMAGE = 'bench-backup/app'
 PG_IMAGE = 'auraspeak-offline/postgres:15'

@@ -136,13 +136,11 @@ report:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_dump as dump
-from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_pgbackrest as pgbackrest
-from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_restic as restic
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_config import config_path, load
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import BackupError
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_drill import dump_to_drill
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_jobs import run_verify
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup import dump, pgbackrest, restic
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.config import config_path, load
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.docker import BackupError
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.drill import dump_to_drill
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.jobs import run_verify
 
 
 def planned(cfg, kind, backup):

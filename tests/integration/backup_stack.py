@@ -19,7 +19,7 @@ from deploy_stack import STACK_SECRETS, Stack, build_app_images, docker, remove_
 from deploy_stack import VAULTED as STACK_VAULTED
 from playbook_runs import ROOT, run_verbose
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import psql, psql_argv
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.docker import psql, psql_argv
 
 CIPHER_PASS = 'itest-pgbackrest-passphrase-0123456789'
 # Any image with a shell and coreutils, for looking into volumes.

@@ -18,7 +18,7 @@ import urllib.request
 from deploy_stack import Stack, docker, free_port, write_inventory
 from playbook_runs import run_playbook
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_state import render_metrics
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.state import render_metrics
 
 OFFLINE_IMAGES = {
     'monitoring_prometheus_image': 'auraspeak-offline/prometheus:2.42',

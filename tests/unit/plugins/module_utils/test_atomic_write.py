@@ -4,7 +4,7 @@ import stat
 import pytest
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_json
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_manifest import read_json
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.manifest import read_json
 
 
 @pytest.fixture

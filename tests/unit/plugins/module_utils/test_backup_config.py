@@ -1,8 +1,8 @@
 import pytest
 
-from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_config as config
 from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_json
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import BackupError
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup import config
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.docker import BackupError
 
 
 @pytest.mark.parametrize(

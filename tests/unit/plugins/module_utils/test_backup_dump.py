@@ -4,10 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_dump as dump
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import BackupError
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_snapshot import _snapshot_of_last_release
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_state import BackupState
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup import dump
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.docker import BackupError
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.snapshot import _snapshot_of_last_release
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.state import BackupState
 
 S1, S2, S3, S4, S5 = (
     '20261120T030000Z',

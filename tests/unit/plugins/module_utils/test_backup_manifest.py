@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_manifest as manifest
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup import manifest
 
 
 def rows(**counts):

@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_pgbackrest as pgbackrest
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup import pgbackrest
 
 
 def cfg(settings=None, stanza='main', repo_path='/srv/backup/pgbackrest', **postgres):

@@ -1,7 +1,7 @@
 import pytest
 
-from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_restore as restore
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_docker import BackupError
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup import restore
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.docker import BackupError
 
 T = 1795687200.0  # 2026-11-26 10:00:00 UTC
 LATER = T + 86400

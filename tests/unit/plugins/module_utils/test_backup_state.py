@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from ansible_collections.auraspeak.ops.plugins.module_utils import _backup_state
-from ansible_collections.auraspeak.ops.plugins.module_utils._backup_state import (
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup import state as backup_state
+from ansible_collections.auraspeak.ops.plugins.module_utils._backup.state import (
     BackupState,
     JobLockTimeout,
     job_lock,
@@ -167,7 +167,7 @@ def test_mark_verified(state):
 
 
 def test_record_deployed(state, monkeypatch):
-    monkeypatch.setattr(_backup_state, 'now', lambda: 1795687200.125)
+    monkeypatch.setattr(backup_state, 'now', lambda: 1795687200.125)
     assert state.deployed('snap-1') is None
     state.record_deployed('snap-1', 42)
     state.record_deployed('snap-2', 0)

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # Restore of the live database from pgBackRest (restore.yml): to a time
 # (PITR), to a backup set, or to the end of the archive. The current data is
 # moved aside inside its volume (an instant rename, nothing copied or lost),
@@ -15,9 +15,9 @@ import datetime
 import re
 import time
 
-from . import _backup_pgbackrest as pgbackrest
-from ._backup_docker import BackupError, psql, remove_container, run, service_container, wait_postgres
-from ._backup_manifest import TABLE_STATS_SQL, compare_tables, read_json, tables_from_rows
+from . import pgbackrest
+from .docker import BackupError, psql, remove_container, run, service_container, wait_postgres
+from .manifest import TABLE_STATS_SQL, compare_tables, read_json, tables_from_rows
 
 DATA_MOUNT = '/var/lib/postgresql/data'
 KEPT_PREFIX = 'pgdata.before-restore-'

@@ -4,8 +4,9 @@
 
 # Private to auraspeak.ops. The backup code runs in two places: inside the
 # backup_verify module and as the host's scheduled `auraspeak-backup` command,
-# which the backup role installs with these files beside it. So the _backup_*
-# files use the standard library only and import each other relatively.
+# for which the backup role installs this package as it lies here (with the
+# collection's _atomic_write and _lock_heartbeat one level up). So these files
+# use the standard library only and import each other relatively.
 
 from __future__ import annotations
 

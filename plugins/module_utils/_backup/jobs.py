@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # Every backup and verification job goes through here: one job of a project at
 # a time, marked running when it starts and its outcome recorded (a failure
 # too) before it returns; a run that was killed is recorded as failed by the
@@ -13,12 +13,10 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from . import _backup_dump as dump
-from . import _backup_pgbackrest as pgbackrest
-from . import _backup_restic as restic
-from ._backup_docker import BackupError
-from ._backup_drill import run_drill
-from ._backup_state import JobLockTimeout, job_lock, now
+from . import dump, pgbackrest, restic
+from .docker import BackupError
+from .drill import run_drill
+from .state import JobLockTimeout, job_lock, now
 
 BACKUP_JOBS = ('full', 'diff', 'incr', 'dump', 'volumes')
 VERIFY_KINDS = ('pgbackrest', 'dump', 'restic')

@@ -2,16 +2,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # backup.json, written by the backup role: where everything of one project is.
 
 from __future__ import annotations
 
 import os
 
-from ._backup_docker import BackupError, require_service_container
-from ._backup_manifest import read_json
-from ._backup_state import BackupState
+from .docker import BackupError, require_service_container
+from .manifest import read_json
+from .state import BackupState
 
 DEFAULT_CONFIG_DIR = '/etc/auraspeak'
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # The host's `auraspeak-backup` command, run by the schedules the backup role
 # installs and by backup.yml, restore.yml, deploy.yml and rollback.yml. It
 # prints one JSON document; on failure {"failed": true, "msg": ...} and exit 1.
@@ -14,14 +14,10 @@ import contextlib
 import json
 import sys
 
-from . import _backup_jobs as jobs
-from . import _backup_pgbackrest as pgbackrest
-from . import _backup_restic as restic
-from . import _backup_restore as restore
-from . import _backup_snapshot as snapshot
-from ._backup_config import DEFAULT_CONFIG_DIR, config_path, load
-from ._backup_docker import BackupError
-from ._lock_heartbeat import Heartbeat, LockLost
+from .._lock_heartbeat import Heartbeat, LockLost
+from . import jobs, pgbackrest, restic, restore, snapshot
+from .config import DEFAULT_CONFIG_DIR, config_path, load
+from .docker import BackupError
 
 
 def parser():

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # Database rollback: deploy.yml takes a pre-migration snapshot (a dump tagged
 # with the release) before a migration runs and records the write count right
 # after it; rollback.yml restores that snapshot, after counting the writes that
@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import time
 
-from . import _backup_dump as dump
-from ._backup_docker import BackupError, psql
-from ._backup_jobs import recorded
-from ._backup_manifest import WRITES_SQL
+from . import dump
+from .docker import BackupError, psql
+from .jobs import recorded
+from .manifest import WRITES_SQL
 
 SNAPSHOT_TAG = 'pre-migration'
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # Restore drills: restore a backup into a throwaway PostgreSQL container with
 # no network and no access to the live database, count every table's rows,
 # compare them with the manifest, and remove the container in every case.
@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import time
 
-from . import _backup_dump as dump
-from . import _backup_pgbackrest as pgbackrest
-from ._backup_docker import TOOL_LABEL, BackupError, psql, remove_container, run, wait_postgres
-from ._backup_manifest import TABLE_STATS_SQL, compare_tables, tables_from_rows
+from . import dump, pgbackrest
+from .docker import TOOL_LABEL, BackupError, psql, remove_container, run, wait_postgres
+from .manifest import TABLE_STATS_SQL, compare_tables, tables_from_rows
 
 
 def cleanup_leftovers(cfg):
@@ -101,7 +100,7 @@ def run_drill(cfg, kind, wanted=None):
     elif kind == 'dump':
         report = drill_dump(cfg, wanted)
     else:
-        from . import _backup_restic as restic
+        from . import restic
 
         report = restic.verify(cfg, wanted)
     if report.get('mismatches'):

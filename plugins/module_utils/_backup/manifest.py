@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # A manifest records what a backup must contain - every table with its exact
 # row count, and the checksum of the file - so a restore drill can prove it.
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ._backup_docker import BackupError
+from .docker import BackupError
 
 MANIFEST_FORMAT = 1
 

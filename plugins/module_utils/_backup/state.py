@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # The outcome of every backup and verification job: kept in backup-state.json
 # and exported as Prometheus textfile metrics for node_exporter's collector.
 
@@ -13,8 +13,8 @@ import os
 import time
 from contextlib import contextmanager
 
-from ._atomic_write import write_atomic, write_json
-from ._backup_manifest import read_json
+from .._atomic_write import write_atomic, write_json
+from .manifest import read_json
 
 METRICS_FILE = 'auraspeak_backup.prom'
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # pgBackRest runs inside the project's PostgreSQL container (archive-push,
 # backup) or in a throwaway container of the same image that mounts the
 # repository read-only (info, verify, restore drills).
@@ -14,9 +14,9 @@ import os
 import shlex
 import time
 
-from ._atomic_write import write_json
-from ._backup_docker import BackupError, psql, run, service_container, throwaway_argv
-from ._backup_manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows
+from .._atomic_write import write_json
+from .docker import BackupError, psql, run, service_container, throwaway_argv
+from .manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows
 
 CONTAINER_CONF = '/etc/pgbackrest'
 CONTAINER_REPO = '/var/lib/pgbackrest'

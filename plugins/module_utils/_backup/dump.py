@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # Logical dumps (pg_dump -Fc) with a manifest beside each one. The row counts
 # come from the snapshot pg_dump itself reads (pg_export_snapshot), so they are
 # exact while the application keeps writing.
@@ -15,9 +15,9 @@ import re
 import subprocess
 import time
 
-from ._atomic_write import write_json
-from ._backup_docker import BackupError, psql, psql_argv, run, throwaway_argv, wait_postgres
-from ._backup_manifest import (
+from .._atomic_write import write_json
+from .docker import BackupError, psql, psql_argv, run, throwaway_argv, wait_postgres
+from .manifest import (
     TABLE_STATS_SQL,
     WRITES_SQL,
     build,

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# Private to auraspeak.ops (standard library only, see _backup_docker.py).
+# Private to auraspeak.ops (standard library only, see docker.py).
 # Named volumes backed up with restic, one snapshot per volume, each run in a
 # throwaway container of the restic image that mounts the volume read-only.
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from ._backup_docker import TOOL_LABEL, BackupError, remove_container, remove_volume, run
+from .docker import TOOL_LABEL, BackupError, remove_container, remove_volume, run
 
 VERIFIED_TAG = 'verified'
 _MOUNT = '/volumes'
