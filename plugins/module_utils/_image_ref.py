@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.names import VERSION_RULE, is_version
+
 _DOMAIN_COMPONENT = r'(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
 _DOMAIN = re.compile(r'^%s(?:\.%s)*(?::[0-9]+)?$' % (_DOMAIN_COMPONENT, _DOMAIN_COMPONENT))
 _PATH_COMPONENT = re.compile(r'^[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*$')
-_TAG = re.compile(r'^[\w][\w.-]{0,127}$')
 MAX_NAME_LENGTH = 255
 
 
@@ -36,11 +37,8 @@ def split_reference(ref):
     colon = ref.rfind(':')
     if colon > last_slash:
         name, tag = ref[:colon], ref[colon + 1 :]
-        if not _TAG.match(tag):
-            raise InvalidReference(
-                "%r has an invalid tag %r: use letters, digits, '_', '.', '-' "
-                "(not starting with '.' or '-', at most 128)" % (ref, tag)
-            )
+        if not is_version(tag):
+            raise InvalidReference('%r has an invalid tag %r: use %s' % (ref, tag, VERSION_RULE))
     _check_name(ref, name)
     return name, tag
 

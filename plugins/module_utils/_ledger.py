@@ -28,9 +28,9 @@ import datetime
 import fcntl
 import json
 import os
-import re
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._atomic_write import write_atomic
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.names import check_project
 
 STATUSES = ('deploying', 'active', 'superseded', 'failed', 'rolled_back', 'interrupted')
 # rolled_back: the release served a canary share of the traffic and the release
@@ -48,7 +48,6 @@ CAP_KEEP = 10
 
 DEFAULT_STATE_DIR = '/var/lib/auraspeak'
 LEDGER_NAME = 'releases.json'
-_PROJECT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$')
 _TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 
 
@@ -57,16 +56,6 @@ class LedgerError(Exception):
 
 
 # -- paths --------------------------------------------------------------------
-
-
-def check_project(project):
-    """Raise ValueError naming the option when project cannot name a directory."""
-    if not _PROJECT.match(project or '') or project in ('.', '..'):
-        raise ValueError(
-            "project '%s' is not a valid project name: use letters, digits, '_', '.', '-' "
-            '(starting with a letter or digit, max 128); it names the directory <state_dir>/<project>' % project
-        )
-    return project
 
 
 def project_file(state_dir, project, name):
