@@ -28,7 +28,7 @@ import time
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._lock_heartbeat import SILENT_AFTER
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.lock_heartbeat import SILENT_AFTER
 
 display = Display()
 

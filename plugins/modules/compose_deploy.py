@@ -537,8 +537,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources import SOURCE_ARGUMENT_SPEC
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_ARGUMENT_SPEC
-from ansible_collections.auraspeak.ops.plugins.module_utils._compose_deploy import run_compose_deploy
-from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DOCKER_CLI_ARGUMENT_SPEC
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DOCKER_CLI_ARGUMENT_SPEC
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.compose_deploy import run_compose_deploy
 
 
 def main():

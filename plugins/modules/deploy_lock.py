@@ -207,7 +207,7 @@ silence:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._deploy_lock import run_deploy_lock
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.lock import run_deploy_lock
 
 
 def main():

@@ -250,8 +250,8 @@ log_tail:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DOCKER_CLI_ARGUMENT_SPEC
-from ansible_collections.auraspeak.ops.plugins.module_utils._image_build import run_image_build
+from ansible_collections.auraspeak.ops.plugins.module_utils._build.image_build import run_image_build
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DOCKER_CLI_ARGUMENT_SPEC
 
 
 def main():

@@ -190,7 +190,10 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.live impor
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.prometheus import PrometheusError
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources import SOURCE_ARGUMENT_SPEC
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_ARGUMENT_SPEC
-from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DOCKER_CLI_ARGUMENT_SPEC, DockerCLIError
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import (
+    DOCKER_CLI_ARGUMENT_SPEC,
+    DockerCLIError,
+)
 
 
 def main():

@@ -185,7 +185,7 @@ history:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._ledger import release_info
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.release_info import release_info
 
 
 def main():

@@ -13,9 +13,12 @@ import time
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources import past_figures
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_OPTIONS, judge
-from ansible_collections.auraspeak.ops.plugins.module_utils._containers import project_containers, upstream_addresses
-from ansible_collections.auraspeak.ops.plugins.module_utils._docker_cli import DockerCLI
-from ansible_collections.auraspeak.ops.plugins.module_utils._image_ref import InvalidReference, split_reference
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DockerCLI
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.image_ref import InvalidReference, split_reference
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.containers import (
+    project_containers,
+    upstream_addresses,
+)
 
 
 class AnalysisInputError(Exception):

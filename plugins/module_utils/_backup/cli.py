@@ -14,7 +14,7 @@ import contextlib
 import json
 import sys
 
-from .._lock_heartbeat import Heartbeat, LockLost
+from .._common.lock_heartbeat import Heartbeat, LockLost
 from . import jobs, pgbackrest, restic, restore, snapshot
 from .config import DEFAULT_CONFIG_DIR, config_path, load
 from .docker import BackupError

@@ -5,7 +5,7 @@
 # Private to auraspeak.ops. The backup code runs in two places: inside the
 # backup_verify module and as the host's scheduled `auraspeak-backup` command,
 # for which the backup role installs this package as it lies here (with the
-# collection's _atomic_write and _lock_heartbeat one level up). So these files
+# collection's _common/files.py and _common/lock_heartbeat.py beside it). So these files
 # use the standard library only and import each other relatively.
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import re
 import subprocess
 import time
 
-from .._atomic_write import write_json
+from .._common.files import write_json
 from .docker import BackupError, psql, psql_argv, run, throwaway_argv, wait_postgres
 from .manifest import (
     TABLE_STATS_SQL,

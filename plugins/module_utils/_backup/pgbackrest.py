@@ -14,7 +14,7 @@ import os
 import shlex
 import time
 
-from .._atomic_write import write_json
+from .._common.files import write_json
 from .docker import BackupError, psql, run, service_container, throwaway_argv
 from .manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows
 

@@ -13,7 +13,7 @@ import os
 import time
 from contextlib import contextmanager
 
-from .._atomic_write import write_atomic, write_json
+from .._common.files import write_atomic, write_json
 from .manifest import read_json
 
 METRICS_FILE = 'auraspeak_backup.prom'

@@ -5,7 +5,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.live impor
     pick_releases,
     release_of,
 )
-from ansible_collections.auraspeak.ops.plugins.module_utils._containers import Container, upstream_addresses
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.containers import Container, upstream_addresses
 
 
 def container(name, image, created, address):

@@ -1,0 +1,131 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to the auraspeak.ops collection: its API may change
+# without notice. It reads the containers of a compose project from the engine
+# and waits for their health, for compose_deploy.
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.compose_cli import (
+    LABEL_CONFIG_HASH,
+    LABEL_NUMBER,
+    LABEL_ONEOFF,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+)
+
+POLL_INTERVAL = 0.5
+
+
+class Container:
+    """What the deploy needs to know of one container, from `docker inspect`."""
+
+    def __init__(self, data):
+        config = data.get('Config') or {}
+        labels = config.get('Labels') or {}
+        state = data.get('State') or {}
+        self.id = data['Id']
+        self.name = data['Name'].lstrip('/')
+        self.service = labels.get(LABEL_SERVICE)
+        self.number = int(labels.get(LABEL_NUMBER) or 0)
+        self.config_hash = labels.get(LABEL_CONFIG_HASH)
+        self.oneoff = labels.get(LABEL_ONEOFF) == 'True'
+        self.image_id = data.get('Image')
+        self.image_ref = config.get('Image')
+        self.status = state.get('Status')
+        self.health = (state.get('Health') or {}).get('Status')
+        self.health_log = [entry.get('Output', '').strip() for entry in (state.get('Health') or {}).get('Log') or []]
+        self.has_healthcheck = bool((config.get('Healthcheck') or {}).get('Test')) and (
+            config['Healthcheck']['Test'][0] != 'NONE'
+        )
+        self.exit_code = state.get('ExitCode')
+        networks = (data.get('NetworkSettings') or {}).get('Networks') or {}
+        self.addresses = sorted(n['IPAddress'] for n in networks.values() if n.get('IPAddress'))
+        self.created = data.get('Created') or ''  # RFC 3339 from the engine: sorts as text
+
+    @property
+    def running(self):
+        return self.status == 'running'
+
+    def summary(self):
+        return {'id': self.id[:12], 'name': self.name, 'status': self.status, 'health': self.health}
+
+
+def upstream_addresses(containers, port):
+    """The 'ip:port' strings nginx logs as $upstream_addr for these containers."""
+    return {'%s:%d' % (address, port) for c in containers for address in c.addresses}
+
+
+def inspect_containers(docker, ids):
+    if not ids:
+        return []
+    _rc, out, _err = docker.run(['container', 'inspect', *ids])
+    return [Container(item) for item in json.loads(out)]
+
+
+def project_containers(docker, project):
+    """The service containers of a project (one-off `compose run` containers left out)."""
+    _rc, out, _err = docker.run(
+        ['container', 'ls', '--all', '--quiet', '--filter', 'label=%s=%s' % (LABEL_PROJECT, project)]
+    )
+    containers = inspect_containers(docker, out.split())
+    return sorted((c for c in containers if not c.oneoff and c.service), key=lambda c: (c.service, c.number))
+
+
+class HealthWaitResult:
+    def __init__(self, healthy, failed, reason):
+        self.healthy = healthy
+        self.failed = failed
+        self.reason = reason
+
+
+def wait_until_healthy(docker, ids, timeout, clock=time.monotonic, sleep=time.sleep):
+    """Poll until every container is healthy, one fails, or timeout seconds pass.
+
+    A container fails when it stops, restarts, or its health check reports
+    unhealthy. Returns a HealthWaitResult; never raises for a failed container.
+    """
+    deadline = clock() + timeout
+    while True:
+        containers = inspect_containers(docker, ids)
+        failed = [c for c in containers if c.status in ('exited', 'dead', 'restarting') or c.health == 'unhealthy']
+        if failed:
+            return HealthWaitResult([], failed, 'not healthy: ' + ', '.join(_describe(c) for c in failed))
+        if all(c.health == 'healthy' for c in containers):
+            return HealthWaitResult(containers, [], None)
+        if clock() >= deadline:
+            waiting = [c for c in containers if c.health != 'healthy']
+            return HealthWaitResult(
+                [],
+                waiting,
+                'not healthy within %d s: %s' % (timeout, ', '.join(_describe(c) for c in waiting)),
+            )
+        sleep(POLL_INTERVAL)
+
+
+def _describe(container):
+    if container.status != 'running':
+        return '%s %s (exit code %s)' % (container.name, container.status, container.exit_code)
+    return '%s %s' % (container.name, container.health or 'without health status')
+
+
+def failure_details(docker, containers, log_lines=30):
+    """Health log and last log lines of each failed container, for the error report."""
+    details = []
+    for container in containers:
+        _rc, out, err = docker.run(['container', 'logs', '--tail', str(log_lines), container.id], check=False)
+        details.append(
+            {
+                'container': container.name,
+                'status': container.status,
+                'health': container.health,
+                'health_log': container.health_log[-3:],
+                'log_tail': (out + err).splitlines()[-log_lines:],
+            }
+        )
+    return details

@@ -1,0 +1,27 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to the auraspeak.ops collection: its API may change
+# without notice. It removes the images of releases older than the retention
+# window, and nothing else: not an image a retained release uses, not one a
+# container still uses, not one whose tag has since moved to another image.
+
+from __future__ import annotations
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.ledger import prunable_images
+
+
+def prune_images(docker, data, keep, warn):
+    """Remove what the ledger says may go; returns the references removed."""
+    removed = []
+    for image in prunable_images(data, keep):
+        rc, out, _err = docker.run(['image', 'inspect', '--format', '{{.Id}}', image['ref']], check=False)
+        if rc != 0 or out.strip() != image['id']:
+            continue  # gone already, or the tag now names another image: not ours to remove
+        rc, _out, err = docker.run(['image', 'rm', image['ref']], check=False)
+        if rc == 0:
+            removed.append(image['ref'])
+        elif 'being used' not in err and 'conflict' not in err:
+            warn('could not remove %s of an old release: %s' % (image['ref'], err.strip()))
+    return removed
