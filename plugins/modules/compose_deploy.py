@@ -109,6 +109,15 @@ options:
       upstream:
         description: nginx upstream name. Default C(<project>_<service>), non-alphanumerics as C(_).
         type: str
+      health_path:
+        description:
+          - Rolling services only. For images without a health check of their own (no C(HEALTHCHECK)
+            and no C(healthcheck) in the compose file), the health gate probes C(GET <path>) on
+            O(services[].port) itself - from the host at the container's addresses, a new connection
+            per request - and a new container is healthy once it runs and answers 200 within
+            O(health_timeout) seconds. A container with a health check is judged by it alone.
+          - Unset, a rolling service whose containers have no health check is refused.
+        type: str
       readiness_path:
         description:
           - Rolling services only. After the health gate, each new container must answer C(GET <path>)
@@ -559,6 +568,7 @@ def main():
                 name=dict(type='str', required=True),
                 strategy=dict(type='str', choices=['rolling', 'recreate'], default='recreate'),
                 port=dict(type='int'),
+                health_path=dict(type='str'),
                 readiness_path=dict(type='str'),
                 upstream=dict(type='str'),
             ),

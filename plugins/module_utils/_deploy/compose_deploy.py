@@ -145,6 +145,7 @@ class ComposeDeployer:
                     port=option.get('port'),
                     upstream=option.get('upstream') or upstream_name(self.name, name),
                     readiness_path=option.get('readiness_path') if strategy == ROLLING else None,
+                    health_path=option.get('health_path') if strategy == ROLLING else None,
                 )
             )
         return specs
@@ -155,12 +156,13 @@ class ComposeDeployer:
                 'service %s sets container_name: a rolling deploy runs old and new containers side by side, '
                 'which needs the names Compose numbers; remove container_name' % name
             )
-        readiness = option.get('readiness_path')
-        if readiness and (not readiness.startswith('/') or not option.get('port')):
-            raise InputError(
-                "services: %s has readiness_path %r: it must start with '/' and the service needs its port "
-                '(where the path is asked)' % (name, readiness)
-            )
+        for key in ('health_path', 'readiness_path'):
+            path = option.get(key)
+            if path and (not path.startswith('/') or not option.get('port')):
+                raise InputError(
+                    "services: %s has %s %r: it must start with '/' and the service needs its port "
+                    '(where the path is asked)' % (name, key, path)
+                )
         if self.params['edge'] and not option.get('port'):
             raise InputError(
                 'services: %s is rolling behind the edge: set its port (the container port to send traffic to)' % name

@@ -84,33 +84,49 @@ class HealthWaitResult:
         self.reason = reason
 
 
-def wait_until_healthy(docker, ids, timeout, clock=time.monotonic, sleep=time.sleep):
+def wait_until_healthy(docker, ids, timeout, probe=None, clock=time.monotonic, sleep=time.sleep):
     """Poll until every container is healthy, one fails, or timeout seconds pass.
 
+    A container with a health check of its own is healthy when the engine says so.
+    One without is healthy once it runs and probe(container) answers (200, body):
+    the deploy's own HTTP check, for images that carry no health-check tool.
     A container fails when it stops, restarts, or its health check reports
     unhealthy. Returns a HealthWaitResult; never raises for a failed container.
     """
     deadline = clock() + timeout
+    answers = {}
     while True:
         containers = inspect_containers(docker, ids)
         failed = [c for c in containers if c.status in ('exited', 'dead', 'restarting') or c.health == 'unhealthy']
         if failed:
-            return HealthWaitResult([], failed, 'not healthy: ' + ', '.join(_describe(c) for c in failed))
-        if all(c.health == 'healthy' for c in containers):
+            return HealthWaitResult([], failed, 'not healthy: ' + ', '.join(_describe(c, answers) for c in failed))
+        for container in containers:
+            if probe and not container.has_healthcheck and container.running and not _healthy(container, answers):
+                answers[container.id] = probe(container)
+        waiting = [c for c in containers if not _healthy(c, answers)]
+        if not waiting:
             return HealthWaitResult(containers, [], None)
         if clock() >= deadline:
-            waiting = [c for c in containers if c.health != 'healthy']
             return HealthWaitResult(
                 [],
                 waiting,
-                'not healthy within %d s: %s' % (timeout, ', '.join(_describe(c) for c in waiting)),
+                'not healthy within %d s: %s' % (timeout, ', '.join(_describe(c, answers) for c in waiting)),
             )
         sleep(POLL_INTERVAL)
 
 
-def _describe(container):
+def _healthy(container, answers):
+    if container.has_healthcheck:
+        return container.health == 'healthy'
+    return answers.get(container.id, (None, ''))[0] == 200
+
+
+def _describe(container, answers):
     if container.status != 'running':
         return '%s %s (exit code %s)' % (container.name, container.status, container.exit_code)
+    if container.id in answers:
+        status, body = answers[container.id]
+        return '%s %s' % (container.name, ('answered %d: %s' % (status, body)) if status else 'no answer: ' + body)
     return '%s %s' % (container.name, container.health or 'without health status')
 
 

@@ -16,7 +16,18 @@ RECREATE = 'recreate'
 class ServiceSpec:
     """What a service should look like after the deploy."""
 
-    def __init__(self, name, strategy, replicas, config_hash, image_id, port=None, upstream=None, readiness_path=None):
+    def __init__(
+        self,
+        name,
+        strategy,
+        replicas,
+        config_hash,
+        image_id,
+        port=None,
+        upstream=None,
+        readiness_path=None,
+        health_path=None,
+    ):
         self.name = name
         self.strategy = strategy
         self.replicas = replicas
@@ -24,6 +35,8 @@ class ServiceSpec:
         self.image_id = image_id  # None when the image is not on the host yet
         self.port = port
         self.readiness_path = readiness_path
+        # Probed by the deploy for containers without a health check of their own.
+        self.health_path = health_path
         self.upstream = upstream
 
     def is_current(self, container):

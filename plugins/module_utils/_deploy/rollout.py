@@ -28,7 +28,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.edge_upstrea
     split_traffic,
 )
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.plan import ROLLING
-from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.readiness import wait_until_ready
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.readiness import answer_of, wait_until_ready
 
 
 class DeployFailed(Exception):
@@ -239,16 +239,23 @@ class Rollout:
         ]
 
     def _gate(self, plan, new):
-        """The health gate: new containers must be healthy in time, or they go and the old ones stay."""
+        """The health gate: new containers must be healthy in time, or they go and the old ones stay.
+
+        A container without a health check of its own is probed by the deploy at the
+        service's health_path, when it has one: running and answering 200 is healthy.
+        """
+        spec = plan.spec
         missing = [c.name for c in new if not c.has_healthcheck]
-        if missing:
+        if missing and not spec.health_path:
             self._remove(new)
             raise DeployFailed(
                 'service %s has no health check (%s): a rolling deploy needs one to know when new '
                 'containers can take traffic; add a healthcheck to the service or a HEALTHCHECK to '
-                'its image' % (plan.spec.name, ', '.join(missing))
+                'its image, or give the deploy a path to probe (services[].health_path; the app '
+                "role's app_health_path)" % (spec.name, ', '.join(missing))
             )
-        result = wait_until_healthy(self.docker, [c.id for c in new], self.settings['health_timeout'])
+        probe = (lambda container: answer_of(container, spec.port, spec.health_path)) if missing else None
+        result = wait_until_healthy(self.docker, [c.id for c in new], self.settings['health_timeout'], probe=probe)
         if result.failed:
             details = failure_details(self.docker, result.failed)
             self._remove(new)
@@ -285,7 +292,7 @@ class Rollout:
             self._stop_and_remove(containers)
         except DockerCLIError as exc:
             # One container failing (gone already, a daemon error) must not keep the others.
-            self.docker.run(['container', 'rm', '--force', *[c.id for c in containers]], check=False)
+            self.docker.run(['container', 'rm', '--force', '--volumes', *[c.id for c in containers]], check=False)
             left = [c.name for c in containers if self._exists(c)]
             if left:
                 self.settings['warn'](
@@ -302,11 +309,12 @@ class Rollout:
         # docker stop sends each container's stop signal and waits its
         # stop_grace_period (Compose sets both on the container).
         self.docker.run(['container', 'stop', *ids])
-        self.docker.run(['container', 'rm', *ids])
+        # --volumes: a retired replica's anonymous volumes (an image's VOLUME) go with it; named ones stay.
+        self.docker.run(['container', 'rm', '--volumes', *ids])
 
     def _remove(self, containers):
         if containers:
-            self.docker.run(['container', 'rm', '--force', *[c.id for c in containers]], check=False)
+            self.docker.run(['container', 'rm', '--force', '--volumes', *[c.id for c in containers]], check=False)
 
 
 class EdgeSwitch:
