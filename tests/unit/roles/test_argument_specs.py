@@ -55,3 +55,14 @@ def test_readme_documents_every_variable(role):
     readme = (role / 'README.md').read_text(encoding='utf-8')
     missing = [name for name in main_spec(role) if '`%s`' % name not in readme]
     assert not missing, 'README.md of %s does not document %s' % (role.name, missing)
+
+
+SPECS = sorted(p.parent.parent for p in (pathlib.Path(__file__).parents[3] / 'roles').glob('*/meta/argument_specs.yml'))
+
+
+@pytest.mark.parametrize('role', SPECS, ids=[r.name for r in SPECS])
+def test_readme_documents_every_option_of_every_entry_point(role):
+    readme = (role / 'README.md').read_text(encoding='utf-8')
+    specs = load(role / 'meta' / 'argument_specs.yml')['argument_specs']
+    missing = {entry: [n for n in spec.get('options', {}) if '`%s`' % n not in readme] for entry, spec in specs.items()}
+    assert not any(missing.values()), 'README.md of %s does not document %s' % (role.name, missing)
