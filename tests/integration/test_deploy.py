@@ -612,6 +612,26 @@ def test_failing_test_command_stops_the_release_before_any_change(stack):
     assert stack.ledger()[-1]['version'] != '4.0.0'
 
 
+def test_a_build_that_passed_its_tests_is_not_tested_again(stack):
+    def gate(command):
+        extra = {
+            'app_build_context': os.path.join(ROOT, 'examples', 'app'),
+            'app_build_args': {'BASE_IMAGE': 'auraspeak-offline/node:18'},
+            'app_test_command': command,
+        }
+        run = run_playbook('tests/integration/playbooks/release_test_gate.yml', extra, inventory=stack.inventory)
+        assert run.rc == 0, run.failures(stack.name)
+        tasks = {task['task']['name'].split(' : ')[-1]: task for play in run.data['plays'] for task in play['tasks']}
+        test = tasks['Run the test command']['hosts'][stack.name]
+        return 'skipped' if test.get('skipped') else 'ran'
+
+    passing = ['node', '-e', 'process.exit(0)']
+    assert gate(passing) == 'ran'
+    assert gate(passing) == 'skipped'  # same build, same command: already passed
+    assert gate(['node', '-e', 'process.exit(0) // another command']) == 'ran'
+    assert gate(passing) == 'ran'  # the last pass was of the other command
+
+
 def test_check_mode_plans_a_release_that_is_not_built_yet(stack):
     before = host_fingerprint(stack)
     since = time.time()
