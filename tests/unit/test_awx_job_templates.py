@@ -8,6 +8,7 @@ survey question is one the controller accepts and sets a variable its playbook r
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 
@@ -50,12 +51,22 @@ def test_every_question_sets_a_variable_its_playbook_reads(template_name, questi
         assert 'choices' not in question, question
 
 
+def playbook_text(playbook):
+    """The playbook and the task files of the collection's roles it includes (where its logic lives)."""
+    with open(os.path.join(ROOT, playbook), encoding='utf-8') as handle:
+        text = handle.read()
+    for role in sorted(set(re.findall(r'name: auraspeak\.ops\.(\w+)', text))):
+        for tasks in sorted(glob.glob(os.path.join(ROOT, 'roles', role, 'tasks', '*.yml'))):
+            with open(tasks, encoding='utf-8') as handle:
+                text += handle.read()
+    return text
+
+
 def test_yes_no_answers_are_read_as_booleans_by_the_playbook():
     """A multiple-choice yes/no arrives as the string "no", which is true in Jinja unless cast."""
     for template_name, question in QUESTIONS:
         if question['type'] == 'multiplechoice' and set(question['choices']) == {'yes', 'no'}:
             (template,) = [t for t in TEMPLATES if t['name'] == template_name]
-            with open(os.path.join(ROOT, template['playbook']), encoding='utf-8') as handle:
-                uses = re.findall(r'%s\b[^\n]*' % re.escape(question['variable']), handle.read())
+            uses = re.findall(r'%s\b[^\n]*' % re.escape(question['variable']), playbook_text(template['playbook']))
             reads = [use for use in uses if 'default(' in use]
             assert reads and all('| bool' in use for use in reads), (question['variable'], reads)
