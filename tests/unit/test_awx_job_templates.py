@@ -52,11 +52,15 @@ def test_every_question_sets_a_variable_its_playbook_reads(template_name, questi
 
 
 def playbook_text(playbook):
-    """The playbook and the task files of the collection's roles it includes (where its logic lives)."""
+    """The playbook, and the task and vars files of the collection's roles it includes (where its logic
+    lives, and where the release role reads the playbooks' variables)."""
     with open(os.path.join(ROOT, playbook), encoding='utf-8') as handle:
         text = handle.read()
     for role in sorted(set(re.findall(r'name: auraspeak\.ops\.(\w+)', text))):
-        for tasks in sorted(glob.glob(os.path.join(ROOT, 'roles', role, 'tasks', '*.yml'))):
+        role_dir = os.path.join(ROOT, 'roles', role)
+        for tasks in sorted(
+            glob.glob(os.path.join(role_dir, 'tasks', '*.yml')) + glob.glob(os.path.join(role_dir, 'vars', '*.yml'))
+        ):
             with open(tasks, encoding='utf-8') as handle:
                 text += handle.read()
     return text
