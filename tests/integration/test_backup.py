@@ -174,8 +174,9 @@ def test_missing_secret_is_refused_before_any_change(stack, tmp_path):
         ({'backup_scheduler': 'anacron'}, 'backup_scheduler must be one of: auto, systemd, cron, none'),
         ({'backup_dump_keep': 0}, 'backup_dump_keep and backup_snapshot_keep (1 or more'),
         ({'backup_pgbackrest_repo_path': '/srv/elsewhere'}, 'set app_postgres_pgbackrest_config_dir'),
+        ({'backup_restic_quiesce_volumes': ['itest-not-backed-up']}, 'backup_restic_quiesce_volumes must name volumes'),
     ],
-    ids=['schedule', 'volume-name', 'scheduler', 'keep', 'repository-path'],
+    ids=['schedule', 'volume-name', 'scheduler', 'keep', 'repository-path', 'quiesce-volume'],
 )
 def test_bad_input_is_refused_naming_the_variable(stack, tmp_path, extra, message):
     other = str(tmp_path / 'etc')

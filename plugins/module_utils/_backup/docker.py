@@ -25,6 +25,10 @@ class BackupError(Exception):
         self.report = report
 
 
+class CommandTimeout(BackupError):
+    """A command ran out of its time limit (and was stopped)."""
+
+
 def run(argv, input_text=None, check=True, timeout=None):
     """Run a command; return (rc, stdout, stderr). Raise BackupError when check and rc != 0."""
     try:
@@ -32,7 +36,7 @@ def run(argv, input_text=None, check=True, timeout=None):
     except FileNotFoundError:
         raise BackupError('%s is not installed on this host' % argv[0]) from None
     except subprocess.TimeoutExpired:
-        raise BackupError('%s did not finish within %s s' % (' '.join(argv[:4]), timeout)) from None
+        raise CommandTimeout('%s did not finish within %s s' % (' '.join(argv[:4]), timeout)) from None
     if check and proc.returncode != 0:
         raise BackupError(
             '%s failed (exit %d): %s' % (' '.join(argv[:6]), proc.returncode, _last_lines(proc.stderr or proc.stdout))

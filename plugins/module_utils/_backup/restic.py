@@ -9,20 +9,23 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
-from .docker import TOOL_LABEL, BackupError, remove_container, remove_volume, run
+from .docker import TOOL_LABEL, BackupError, CommandTimeout, remove_container, remove_volume, run
+from .quiesce import writers_paused
 
 VERIFIED_TAG = 'verified'
 _MOUNT = '/volumes'
 
 
-def restic_argv(cfg, mounts=(), name=None, entrypoint=None, env=None):
+def restic_argv(cfg, mounts=(), name=None, entrypoint=None, env=None, command='run'):
+    """docker run (or `command`: create) of the restic image, with the repository and its secrets."""
     rst = cfg.restic
     network = rst.get('network') or ('none' if rst.get('repo_path') else 'bridge')
     argv = [
         'docker',
-        'run',
+        command,
         '--rm',
         '--label',
         '%s=%s' % (TOOL_LABEL, cfg.project),
@@ -82,11 +85,7 @@ def backup_volumes(cfg):
     ids, added = [], 0
     for volume in cfg.restic['volumes']:
         require_volume(volume)
-        _rc, out, _err = restic(
-            cfg,
-            ['backup', '--json', '--host', cfg.project, '--tag', 'volume=%s' % volume, volume_path(volume)],
-            mounts=['%s:%s:ro' % (volume, volume_path(volume))],
-        )
+        out = _read_volume(cfg, volume)
         summary = [json.loads(line) for line in out.splitlines() if '"summary"' in line]
         if not summary:
             raise BackupError('restic backup of %s printed no summary: %s' % (volume, out.strip()[-300:]))
@@ -94,6 +93,26 @@ def backup_volumes(cfg):
         added += int(summary[-1].get('data_added', 0))
     forget(cfg)
     return ids, added
+
+
+def _read_volume(cfg, volume):
+    """restic's JSON lines of one volume's backup; the volume's writers paused for it where configured."""
+    args = ['backup', '--json', '--host', cfg.project, '--tag', 'volume=%s' % volume, volume_path(volume)]
+    mounts = ['%s:%s:ro' % (volume, volume_path(volume))]
+    if volume not in cfg.restic.get('quiesce', []):
+        return restic(cfg, args, mounts=mounts)[1]
+    limit = int(cfg.restic.get('quiesce_limit', 300))
+    reader = '%s-restic-%d' % (cfg.project, os.getpid())
+    run(restic_argv(cfg, mounts, name=reader, command='create') + args)
+    try:
+        with writers_paused(volume, reader, limit):
+            return run(['docker', 'start', '--attach', reader], timeout=limit)[1]
+    except CommandTimeout:
+        raise BackupError(
+            'restic did not read volume %s within backup_restic_quiesce_limit (%d s) while its writers were paused:'
+            ' they run again and no snapshot was kept; raise the limit, or take the volume out of'
+            ' backup_restic_quiesce_volumes' % (volume, limit)
+        ) from None
 
 
 def forget(cfg):
