@@ -30,7 +30,7 @@ DEBIAN_IMAGE = 'auraspeak-offline/debian:bookworm'
 COUNTER = 'i=0; while :; do i=$((i+1)); echo $i >> /data/a; echo $i >> /data/b; done'
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Where this process found the collection, for the backup run in a process of its own.
-COLLECTIONS = restic.__file__.split(os.sep + 'ansible_collections' + os.sep)[0]
+COLLECTIONS = restic.__file__.split(os.sep + 'ansible_collections' + os.sep, maxsplit=1)[0]
 
 
 def docker(*args, check=True):
