@@ -147,23 +147,14 @@ def test_a_volume_not_listed_is_read_while_its_writers_run(tmp_path, volume, wri
     assert True not in seen
 
 
+def fill(volume):
+    """400 MB of random data: restic needs longer than a 2 s limit to read it."""
+    dd = ['dd', 'if=/dev/urandom', 'of=/data/big', 'bs=1M', 'count=400', 'status=none']
+    docker('run', '--rm', '--network', 'none', '-v', volume + ':/data', DEBIAN_IMAGE, *dd)
+
+
 def test_a_read_past_the_limit_keeps_no_snapshot_and_the_writers_run_again(tmp_path, volume, writer):
-    # 400 MB of random data: restic needs longer than the 2 s limit to read it.
-    docker(
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '-v',
-        volume + ':/data',
-        DEBIAN_IMAGE,
-        'dd',
-        'if=/dev/urandom',
-        'of=/data/big',
-        'bs=1M',
-        'count=400',
-        'status=none',
-    )
+    fill(volume)
     cfg = config(tmp_path, volume, limit=2)
     with pytest.raises(BackupError, match='within backup_restic_quiesce_limit'):
         restic.backup_volumes(cfg)
@@ -171,6 +162,13 @@ def test_a_read_past_the_limit_keeps_no_snapshot_and_the_writers_run_again(tmp_p
     # restic was stopped before the writer ran again (the engine may still be removing its container).
     assert docker('ps', '--quiet', '--filter', 'status=running', '--filter', 'name=^%s-restic-' % volume) == ''
     assert restic.snapshots(cfg, volume) == []
+
+
+def test_with_no_writer_running_nothing_is_paused_and_no_limit_applies(tmp_path, volume):
+    fill(volume)
+    cfg = config(tmp_path, volume, limit=2)
+    (snapshot_id,), _added = restic.backup_volumes(cfg)
+    assert [snap['short_id'] for snap in restic.snapshots(cfg, volume)] == [snapshot_id]
 
 
 def test_a_backup_killed_while_the_writers_are_paused_leaves_them_paused_no_longer_than_the_limit(

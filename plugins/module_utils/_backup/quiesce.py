@@ -21,10 +21,13 @@ import os
 import signal
 import subprocess
 
-from .docker import run
+from .docker import CommandTimeout, run
 
 # $1 the limit in seconds, $2 the reader's container name, then the writers' ids.
-_WATCHDOG = 'sleep "$1"; docker rm --force "$2" >/dev/null 2>&1; shift 2; [ $# -eq 0 ] || exec docker unpause "$@"'
+_WATCHDOG = (
+    'sleep "$1"; docker rm --force "$2" >/dev/null 2>&1; docker wait "$2" >/dev/null 2>&1;'
+    ' shift 2; exec docker unpause "$@"'
+)
 
 
 def running_writers(volume):
@@ -33,28 +36,37 @@ def running_writers(volume):
     return out.split()
 
 
+def _stop(reader):
+    """Remove the reader, and wait until it no longer runs: when its own --rm removal is under way, `docker rm`
+    answers at once while the container may still be stopping."""
+    run(['docker', 'rm', '--force', reader], check=False)
+    with contextlib.suppress(CommandTimeout):
+        run(['docker', 'wait', reader], check=False, timeout=60)
+
+
 @contextlib.contextmanager
 def writers_paused(volume, reader, limit):
     """Pause the running containers that mount `volume` for the block (at most `limit` seconds); yields their ids.
 
     `reader` names the container that reads the volume in the block, created before it: it is removed
-    (stopped first) before the writers are thawed, on every way out.
+    (stopped first) before the writers are thawed, on every way out. With no writer running there is
+    nothing to pause, and no limit.
     """
     writers, watchdog = [], None
     try:
         writers = running_writers(volume)
-        watchdog = subprocess.Popen(  # pylint: disable=consider-using-with  # outlives this process on purpose
-            ['sh', '-c', _WATCHDOG, 'auraspeak-backup-thaw', str(int(limit)), reader] + writers,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
         if writers:
+            watchdog = subprocess.Popen(  # pylint: disable=consider-using-with  # outlives this process on purpose
+                ['sh', '-c', _WATCHDOG, 'auraspeak-backup-thaw', str(int(limit)), reader] + writers,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             run(['docker', 'pause'] + writers)
         yield writers
     finally:
-        run(['docker', 'rm', '--force', reader], check=False)
+        _stop(reader)
         if writers:
             run(['docker', 'unpause'] + writers, check=False)  # any not paused answer an error, harmlessly
         if watchdog:

@@ -105,8 +105,8 @@ def _read_volume(cfg, volume):
     reader = '%s-restic-%d' % (cfg.project, os.getpid())
     run(restic_argv(cfg, mounts, name=reader, command='create') + args)
     try:
-        with writers_paused(volume, reader, limit):
-            return run(['docker', 'start', '--attach', reader], timeout=limit)[1]
+        with writers_paused(volume, reader, limit) as writers:
+            return run(['docker', 'start', '--attach', reader], timeout=limit if writers else None)[1]
     except CommandTimeout:
         raise BackupError(
             'restic did not read volume %s within backup_restic_quiesce_limit (%d s) while its writers were paused:'
