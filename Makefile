@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Tests find the collection through the checkout link made by setup.
 export PYTHONPATH := $(CURDIR)/.collections
 
-.PHONY: help setup images demo test lint ruff ansible-lint sanity unit integration molecule bench changelog lock ee-context clean
+.PHONY: help setup images demo test lint ruff ansible-lint sanity unit integration molecule bench changelog lock ee-context ee-image ee-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -74,6 +74,32 @@ ee-context: setup ## The execution environment's build context in ee/context (do
 	ansible-galaxy collection build --force --output-path ee/dist .
 	mv ee/dist/auraspeak-ops-*.tar.gz ee/dist/auraspeak-ops.tar.gz
 	ansible-builder create -f ee/execution-environment.yml --context ee/context
+
+# The execution environment image built on this machine, from the offline Debian base
+# (ee/execution-environment-offline.yml, docs/awx.md); tagged with the collection's version.
+EE_VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+EE_IMAGE ?= auraspeak-ee-offline:$(EE_VERSION)
+# e.g. EE_BUILD_OPTS=--no-cache: a build that takes nothing from earlier ones (fresh apt packages)
+EE_BUILD_OPTS ?=
+# The wheels the image's Python 3.11 (Debian bookworm, x86_64) installs, whatever the host's Python.
+EE_WHEEL_TARGET := --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 \
+	--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_34_x86_64
+
+ee-image: setup ## Build the execution environment image here from the offline Debian base (docs/awx.md)
+	@docker image inspect auraspeak-offline/debian:bookworm >/dev/null 2>&1 || \
+	  { echo 'ee-image: no auraspeak-offline/debian:bookworm image: run `make images` first' >&2; exit 1; }
+	rm -rf ee/dist ee/wheelhouse ee/context-offline && mkdir -p ee/dist ee/wheelhouse
+	ansible-galaxy collection build --force --output-path ee/dist .
+	mv ee/dist/auraspeak-ops-*.tar.gz ee/dist/auraspeak-ops.tar.gz
+	# On the host, which trusts the network's proxy CA; the build containers install from here.
+	pip download -q --dest ee/wheelhouse $(EE_WHEEL_TARGET) -r ee/offline/wheelhouse.txt \
+	  2> >(grep -v 'is ignored: it is neither' >&2)
+	ansible-builder build --container-runtime docker -f ee/execution-environment-offline.yml \
+	  --context ee/context-offline -t $(EE_IMAGE) $(EE_BUILD_OPTS)
+	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.ID}}  {{.Size}}' $(EE_IMAGE)
+
+ee-check: ## Check the image `make ee-image` built: ansible, collections, playbooks, no host CA (scripts/ee-check.sh)
+	scripts/ee-check.sh $(EE_IMAGE)
 
 clean: ## Remove generated files (not images)
 	rm -rf tests/output .pytest_cache .ruff_cache bench/results
