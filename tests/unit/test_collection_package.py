@@ -118,6 +118,86 @@ def test_the_execution_environment_context_carries_the_collection_as_built(insta
     assert os.path.isfile(str(target / 'ansible_collections' / 'auraspeak' / 'ops' / 'playbooks' / 'deploy.yml'))
 
 
+def requirement_names(path):
+    """The distribution names a pip requirements file asks for, following its -r includes."""
+    names = set()
+    with open(path, encoding='utf-8') as handle:
+        for line in handle:
+            line = line.split('#')[0].strip()
+            if line.startswith('-r '):
+                names |= requirement_names(os.path.join(os.path.dirname(path), line[3:].strip()))
+            elif line:
+                names.add(canonical(line))
+    return names
+
+
+def canonical(requirement):
+    return re.sub(r'[-_.]+', '-', re.match(r'[A-Za-z0-9][A-Za-z0-9._-]*', requirement).group(0)).lower()
+
+
+def test_the_offline_execution_environment_context_installs_only_from_the_wheelhouse_and_the_tarball(
+    installed, tmp_path
+):
+    # ee/execution-environment-offline.yml, as `make ee-image` creates it (no image is built here).
+    _names, _collections, tarball = installed
+    ee = tmp_path / 'ee'
+    shutil.copytree(os.path.join(ROOT, 'ee'), str(ee), ignore=shutil.ignore_patterns('dist', 'context*', 'wheelhouse'))
+    os.makedirs(str(ee / 'dist'))
+    shutil.copy(tarball, str(ee / 'dist' / 'auraspeak-ops.tar.gz'))
+    os.makedirs(str(ee / 'wheelhouse'))  # the wheels are downloaded by `make ee-image`
+    run(
+        [os.path.join(BIN, 'ansible-builder'), 'create', '-f', 'execution-environment-offline.yml']
+        + ['--context', 'context', '--output-filename', 'Dockerfile'],
+        cwd=str(ee),
+        env=clean_env(),
+    )
+    build = ee / 'context' / '_build'
+    with open(str(ee / 'context' / 'Dockerfile'), encoding='utf-8') as handle:
+        containerfile = handle.read()
+    assert 'ARG EE_BASE_IMAGE="auraspeak-offline/debian:bookworm"' in containerfile
+    # ansible-builder's scripts call $PKGMGR as dnf; the apt wrapper is in the context, executable.
+    assert 'ARG PKGMGR="/output/scripts/pkgmgr-apt"' in containerfile
+    assert os.access(str(build / 'scripts' / 'pkgmgr-apt'), os.X_OK)
+    # The collection's own tarball, byte for byte, and nothing for Galaxy to fetch.
+    assert filecmp.cmp(tarball, str(build / 'collections' / 'auraspeak-ops.tar.gz'), shallow=False)
+    with open(str(build / 'requirements.yml'), encoding='utf-8') as handle:
+        wanted = yaml.safe_load(handle)['collections']
+    assert [entry['type'] for entry in wanted] == ['file']
+    assert 'ARG ANSIBLE_GALAXY_CLI_COLLECTION_OPTS="--no-deps"' in containerfile
+    # The wheels are mounted for the one step that installs them, before ansible-builder's own pip steps.
+    lines = containerfile.splitlines()
+    (mounted,) = [i for i, line in enumerate(lines) if '--mount=type=bind,source=_build/wheelhouse' in line]
+    assert '--no-index' in lines[mounted]
+    first_pip = min(i for i, line in enumerate(lines) if '-m pip install' in line)
+    assert mounted == first_pip, lines[first_pip]
+    assert not [line for line in lines if line.startswith('COPY') and 'wheelhouse' in line]
+    # Every requirement a later pip step names is one of the wheelhouse's, so each finds it installed.
+    wheelhouse = requirement_names(str(build / 'wheelhouse' / 'wheelhouse.txt'))
+    refs = re.search(r'^ARG ANSIBLE_INSTALL_REFS="(.*)"$', containerfile, re.M).group(1).split()
+    pip_steps = [
+        line.split('install --no-cache-dir', 1)[1]
+        for index, line in enumerate(lines)
+        if 'pip install --no-cache-dir' in line and index != mounted
+    ]
+    assert len(pip_steps) == 3, pip_steps  # ansible_core and ansible_runner, bindep's, dumb-init
+    named = {
+        canonical(word.strip("'")) for step in pip_steps for word in step.split() if not word.startswith(('-', '$'))
+    }
+    assert {canonical(ref) for ref in refs} | named <= wheelhouse, (
+        {canonical(ref) for ref in refs} | named
+    ) - wheelhouse
+    assert requirement_names(str(build / 'requirements.txt')) <= wheelhouse
+    assert {'ansible-core', 'ansible-runner', 'ansible'} <= wheelhouse
+    # The same ansible-core and ansible-runner as the registry definition.
+    with open(os.path.join(ROOT, 'ee', 'execution-environment.yml'), encoding='utf-8') as handle:
+        registry = yaml.safe_load(handle)['dependencies']
+    with open(str(ee / 'execution-environment-offline.yml'), encoding='utf-8') as handle:
+        offline = yaml.safe_load(handle)['dependencies']
+    assert [offline[key] for key in ('ansible_core', 'ansible_runner')] == [
+        registry[key] for key in ('ansible_core', 'ansible_runner')
+    ]
+
+
 def test_the_collections_an_awx_project_sync_installs_are_the_ones_galaxy_yml_depends_on():
     with open(os.path.join(ROOT, 'galaxy.yml'), encoding='utf-8') as handle:
         depends = set(yaml.safe_load(handle)['dependencies'])
