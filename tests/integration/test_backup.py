@@ -440,6 +440,89 @@ def test_restic_forget_keeps_the_verified_snapshot(stack):
     assert len(ids) == 2  # the newest of the day (keep daily 1) and the verified one
 
 
+# -- a repository shared by two hosts -----------------------------------------------------------------
+
+ANOTHER_HOST = 'itest-b1@another-host'
+
+
+def another_writer(stack, tmp_path, **restic):
+    """backup.json of a second host of the project on the same repositories: another writer, own state."""
+    with open(stack.backup_config, encoding='utf-8') as handle:
+        data = json.load(handle)
+    data.update(owner=ANOTHER_HOST, state_dir=str(tmp_path / 'state'), metrics_dir=str(tmp_path / 'metrics'))
+    data['restic'].update(restic)
+    path = tmp_path / 'backup.json'
+    path.write_text(json.dumps(data), encoding='utf-8')
+    return str(path)
+
+
+def cli_as(stack, config, *args):
+    command = [os.path.join(stack.bin_dir, 'auraspeak-backup'), '--config', config, *args]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def annotate_newest_set(stack, owner):
+    label = stack.pgbackrest_sets()[-1]
+    docker(
+        'exec',
+        stack.postgres_container(),
+        'pgbackrest',
+        '--stanza=itest-b1',
+        'annotate',
+        '--set=' + label,
+        '--annotation=owner=' + owner,
+    )
+    return label
+
+
+def test_every_backup_names_its_writer(stack):
+    with open(stack.backup_config, encoding='utf-8') as handle:
+        data = json.load(handle)
+    assert (data['owner'], data['restic']['host']) == ('itest-b1@itest-b1', 'itest-b1')
+    snapshots = stack.listing()['restic']
+    assert snapshots and all('owner=itest-b1@itest-b1' in s['tags'] for s in snapshots)
+    info = docker('exec', stack.postgres_container(), 'pgbackrest', '--stanza=itest-b1', '--output=json', 'info')
+    sets = json.loads(info.stdout)[0]['backup']
+    assert sets[-1]['annotation'] == {'owner': 'itest-b1@itest-b1'}
+
+
+def test_a_second_host_writing_the_same_names_is_refused_and_changes_nothing(stack, tmp_path):
+    sets, snapshots = stack.pgbackrest_sets(), [s['id'] for s in stack.listing()['restic']]
+    other = another_writer(stack, tmp_path)
+    rc, out = cli_as(stack, other, 'backup', 'volumes')
+    assert rc != 0 and 'written by itest-b1@itest-b1, and this is %s' % ANOTHER_HOST in out, out
+    assert 'set backup_restic_host on each host' in out
+    rc, out = cli_as(stack, other, 'backup', 'full')
+    assert rc != 0 and 'pgBackRest stanza itest-b1 already holds backups written by itest-b1@itest-b1' in out, out
+    assert 'set app_postgres_pgbackrest_stanza on each host' in out
+    assert stack.pgbackrest_sets() == sets
+    assert [s['id'] for s in stack.listing()['restic']] == snapshots
+    # The other way round: the stanza holds a set of another writer, and this host refuses it.
+    label = annotate_newest_set(stack, ANOTHER_HOST)
+    try:
+        rc, _data = cli(stack, 'backup', 'full', check=False)
+        assert rc != 0
+        assert 'written by %s' % ANOTHER_HOST in stack.job('full')['error']
+        assert stack.pgbackrest_sets() == sets
+    finally:
+        assert annotate_newest_set(stack, 'itest-b1@itest-b1') == label
+
+
+def test_hosts_with_names_of_their_own_share_a_repository_and_keep_their_backups(stack, tmp_path):
+    other = another_writer(stack, tmp_path, host='itest-b1-another-host')
+    rc, out = cli_as(stack, other, 'backup', 'volumes')
+    assert rc == 0, out
+    rc, out = cli_as(stack, other, 'list')
+    theirs = [s['id'] for s in json.loads(out)['restic']]
+    ours = [s['id'] for s in stack.listing()['restic']]
+    assert len(theirs) == 1 and not set(theirs) & set(ours)
+    # This host's retention (keep daily 1) forgets within its own name only.
+    cli(stack, 'backup', 'volumes')
+    assert [s['id'] for s in json.loads(cli_as(stack, other, 'list')[1])['restic']] == theirs
+    assert len(stack.listing()['restic']) == 2
+
+
 def test_no_secret_in_output_even_with_vvv_and_diff(stack):
     """A changed restic environment file is written, and no secret reaches the output."""
     cmd = [

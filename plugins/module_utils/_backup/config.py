@@ -33,6 +33,8 @@ class Config:
     def __init__(self, data):
         self.data = data
         self.project = data['project']
+        # The writer every backup is marked with (owner.py): the project on its inventory host.
+        self.owner = data.get('owner') or self.project
         self.postgres = data['postgres']
         self.pgbackrest = data.get('pgbackrest') or {'enabled': False}
         self.dump = data.get('dump') or {'enabled': False}

@@ -17,6 +17,7 @@ import time
 from .._common.files import write_json
 from .docker import BackupError, psql, run, service_container, throwaway_argv
 from .manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows
+from .owner import pgbackrest_owner, require_own
 
 CONTAINER_CONF = '/etc/pgbackrest'
 CONTAINER_REPO = '/var/lib/pgbackrest'
@@ -87,7 +88,11 @@ def info(cfg, live=None):
 
 
 def backup_sets(cfg, live=None):
-    return info(cfg, live).get('backup', [])
+    """The stanza's sets, oldest first; refused when another writer shares the stanza."""
+    sets = info(cfg, live).get('backup', [])
+    what = 'pgBackRest stanza %s' % cfg.pgbackrest['stanza']
+    require_own([pgbackrest_owner(s) for s in sets], cfg, what, 'app_postgres_pgbackrest_stanza')
+    return sets
 
 
 def live_exec(cfg, args, timeout=None):
@@ -98,6 +103,7 @@ def live_exec(cfg, args, timeout=None):
 def stanza_create(cfg):
     """Create the stanza unless the repository has it. Returns True when it was created."""
     if info(cfg).get('status', {}).get('code') == 0:
+        backup_sets(cfg)  # the stanza exists: it must be ours
         return False
     live_exec(cfg, ['stanza-create'], timeout=300)
     return True
@@ -111,7 +117,8 @@ def take_backup(cfg, backup_type, steps=None):
     """
     steps = [] if steps is None else steps
     started = time.time()
-    live_exec(cfg, ['--type=%s' % backup_type, 'backup'])
+    backup_sets(cfg, live=True)  # refuses a stanza another writer uses
+    live_exec(cfg, ['--type=%s' % backup_type, '--annotation=owner=%s' % cfg.owner, 'backup'])
     sets = backup_sets(cfg, live=True)
     if not sets:
         raise BackupError('pgBackRest reported success but lists no backup set')

@@ -13,6 +13,7 @@ import os
 import time
 
 from .docker import TOOL_LABEL, BackupError, CommandTimeout, remove_container, remove_volume, run
+from .owner import require_own, restic_owner, restic_tag
 from .quiesce import writers_paused
 
 VERIFIED_TAG = 'verified'
@@ -68,6 +69,11 @@ def init(cfg):
     return True
 
 
+def host(cfg):
+    """restic's host name of this project's snapshots (backup_restic_host)."""
+    return cfg.restic.get('host') or cfg.project
+
+
 def volume_path(volume):
     return '%s/%s' % (_MOUNT, volume)
 
@@ -83,6 +89,7 @@ def require_volume(volume):
 def backup_volumes(cfg):
     """One snapshot per volume; forget by retention only when every volume succeeded. Returns (ids, bytes added)."""
     ids, added = [], 0
+    snapshots(cfg)  # refuses a repository where another writer uses our host name
     for volume in cfg.restic['volumes']:
         require_volume(volume)
         out = _read_volume(cfg, volume)
@@ -91,13 +98,15 @@ def backup_volumes(cfg):
             raise BackupError('restic backup of %s printed no summary: %s' % (volume, out.strip()[-300:]))
         ids.append(summary[-1]['snapshot_id'][:8])
         added += int(summary[-1].get('data_added', 0))
+    snapshots(cfg)  # again: a writer that started beside us must not be forgotten by our retention
     forget(cfg)
     return ids, added
 
 
 def _read_volume(cfg, volume):
     """restic's JSON lines of one volume's backup; the volume's writers paused for it where configured."""
-    args = ['backup', '--json', '--host', cfg.project, '--tag', 'volume=%s' % volume, volume_path(volume)]
+    args = ['backup', '--json', '--host', host(cfg), '--tag', 'volume=%s' % volume, '--tag', restic_tag(cfg.owner)]
+    args.append(volume_path(volume))
     mounts = ['%s:%s:ro' % (volume, volume_path(volume))]
     if volume not in cfg.restic.get('quiesce', []):
         return restic(cfg, args, mounts=mounts)[1]
@@ -117,18 +126,22 @@ def _read_volume(cfg, volume):
 
 def forget(cfg):
     keep = cfg.restic['keep']
-    args = ['forget', '--host', cfg.project, '--group-by', 'host,paths', '--keep-tag', VERIFIED_TAG, '--prune']
+    args = ['forget', '--host', host(cfg), '--group-by', 'host,paths', '--keep-tag', VERIFIED_TAG, '--prune']
     for period in ('daily', 'weekly', 'monthly'):
         args += ['--keep-%s' % period, str(keep[period])]
     restic(cfg, args)
 
 
 def snapshots(cfg, volume=None):
-    args = ['snapshots', '--json', '--host', cfg.project]
+    """The project's snapshots (of one volume), oldest first; refused when another writer shares our host name."""
+    args = ['snapshots', '--json', '--host', host(cfg)]
     if volume:
         args += ['--path', volume_path(volume)]
     _rc, out, _err = restic(cfg, args)
-    return sorted(json.loads(out) or [], key=lambda snap: snap['time'])
+    found = json.loads(out) or []
+    what = 'the restic repository, host name %s,' % host(cfg)
+    require_own([restic_owner(snap) for snap in found], cfg, what, 'backup_restic_host')
+    return sorted(found, key=lambda snap: snap['time'])
 
 
 def resolve(cfg, wanted=None):
