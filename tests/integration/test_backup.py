@@ -445,12 +445,18 @@ def test_restic_forget_keeps_the_verified_snapshot(stack):
 ANOTHER_HOST = 'itest-b1@another-host'
 
 
-def another_writer(stack, tmp_path, **restic):
-    """backup.json of a second host of the project on the same repositories: another writer, own state."""
+def another_writer(stack, tmp_path, restic_host=None):
+    """backup.json of a second host of the project on the same repositories: another writer, own state.
+
+    With restic_host it writes volumes under a host name of its own, and no database (which would
+    need a PostgreSQL and a stanza of its own).
+    """
     with open(stack.backup_config, encoding='utf-8') as handle:
         data = json.load(handle)
     data.update(owner=ANOTHER_HOST, state_dir=str(tmp_path / 'state'), metrics_dir=str(tmp_path / 'metrics'))
-    data['restic'].update(restic)
+    if restic_host:
+        data['restic']['host'] = restic_host
+        data['pgbackrest']['enabled'] = data['dump']['enabled'] = False
     path = tmp_path / 'backup.json'
     path.write_text(json.dumps(data), encoding='utf-8')
     return str(path)
@@ -459,11 +465,14 @@ def another_writer(stack, tmp_path, **restic):
 def cli_as(stack, config, *args):
     command = [os.path.join(stack.bin_dir, 'auraspeak-backup'), '--config', config, *args]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    return proc.returncode, proc.stdout, proc.stderr
 
 
-def annotate_newest_set(stack, owner):
-    label = stack.pgbackrest_sets()[-1]
+def restic_ids(listing_json):
+    return [s['id'] for s in json.loads(listing_json)['restic']]
+
+
+def annotate(stack, label, owner):
     docker(
         'exec',
         stack.postgres_container(),
@@ -473,7 +482,6 @@ def annotate_newest_set(stack, owner):
         '--set=' + label,
         '--annotation=owner=' + owner,
     )
-    return label
 
 
 def test_every_backup_names_its_writer(stack):
@@ -490,37 +498,41 @@ def test_every_backup_names_its_writer(stack):
 def test_a_second_host_writing_the_same_names_is_refused_and_changes_nothing(stack, tmp_path):
     sets, snapshots = stack.pgbackrest_sets(), [s['id'] for s in stack.listing()['restic']]
     other = another_writer(stack, tmp_path)
-    rc, out = cli_as(stack, other, 'backup', 'volumes')
+    rc, out, err = cli_as(stack, other, 'backup', 'volumes')
+    out += err
     assert rc != 0 and 'written by itest-b1@itest-b1, and this is %s' % ANOTHER_HOST in out, out
     assert 'set backup_restic_host on each host' in out
-    rc, out = cli_as(stack, other, 'backup', 'full')
+    rc, out, err = cli_as(stack, other, 'backup', 'full')
+    out += err
     assert rc != 0 and 'pgBackRest stanza itest-b1 already holds backups written by itest-b1@itest-b1' in out, out
     assert 'set app_postgres_pgbackrest_stanza on each host' in out
     assert stack.pgbackrest_sets() == sets
     assert [s['id'] for s in stack.listing()['restic']] == snapshots
     # The other way round: the stanza holds a set of another writer, and this host refuses it.
-    label = annotate_newest_set(stack, ANOTHER_HOST)
+    annotate(stack, sets[-1], ANOTHER_HOST)
     try:
-        rc, _data = cli(stack, 'backup', 'full', check=False)
-        assert rc != 0
+        assert cli(stack, 'backup', 'full', check=False)[0] != 0
         assert 'written by %s' % ANOTHER_HOST in stack.job('full')['error']
-        assert stack.pgbackrest_sets() == sets
     finally:
-        assert annotate_newest_set(stack, 'itest-b1@itest-b1') == label
+        annotate(stack, sets[-1], 'itest-b1@itest-b1')
+    assert stack.pgbackrest_sets() == sets
 
 
 def test_hosts_with_names_of_their_own_share_a_repository_and_keep_their_backups(stack, tmp_path):
-    other = another_writer(stack, tmp_path, host='itest-b1-another-host')
-    rc, out = cli_as(stack, other, 'backup', 'volumes')
-    assert rc == 0, out
-    rc, out = cli_as(stack, other, 'list')
-    theirs = [s['id'] for s in json.loads(out)['restic']]
+    other = another_writer(stack, tmp_path, restic_host='itest-b1-another-host')
+    rc, out, err = cli_as(stack, other, 'backup', 'volumes')
+    assert rc == 0, out + err
+    theirs = restic_ids(cli_as(stack, other, 'list')[1])
     ours = [s['id'] for s in stack.listing()['restic']]
     assert len(theirs) == 1 and not set(theirs) & set(ours)
-    # This host's retention (keep daily 1) forgets within its own name only.
+    # Each one's retention (keep daily 1) forgets within its own name only.
     cli(stack, 'backup', 'volumes')
-    assert [s['id'] for s in json.loads(cli_as(stack, other, 'list')[1])['restic']] == theirs
-    assert len(stack.listing()['restic']) == 2
+    assert restic_ids(cli_as(stack, other, 'list')[1]) == theirs
+    ours = [s['id'] for s in stack.listing()['restic']]
+    assert len(ours) == 2  # the newest and the verified one
+    assert cli_as(stack, other, 'backup', 'volumes')[0] == 0
+    assert len(restic_ids(cli_as(stack, other, 'list')[1])) == 1
+    assert [s['id'] for s in stack.listing()['restic']] == ours
 
 
 def test_no_secret_in_output_even_with_vvv_and_diff(stack):
