@@ -144,7 +144,7 @@ def test_a_volume_not_listed_is_read_while_its_writers_run(tmp_path, volume, wri
     time.sleep(1)
     with paused_samples(writer) as seen:
         restic.backup_volumes(cfg)
-    assert True not in seen
+    assert len(seen) >= 3 and True not in seen  # sampled during the read, never paused
 
 
 def fill(volume):
