@@ -32,6 +32,18 @@ if [ "$(cat $sslyze_stamp 2>/dev/null)" != "$sslyze_want" ]; then
     echo "$sslyze_want" >$sslyze_stamp
 fi
 
+# moto's S3 server (the S3 backup test) needs about 60 packages of its own:
+# .venv-moto keeps them out of .venv.
+moto_venv=.venv-moto
+moto_stamp=$moto_venv/.requirements.sha256
+moto_want=$(sha256sum requirements/moto.txt | cut -d' ' -f1)
+if [ "$(cat $moto_stamp 2>/dev/null)" != "$moto_want" ]; then
+    echo "setup-venv: installing requirements/moto.txt into $moto_venv"
+    [ -x $moto_venv/bin/python ] || python3 -m venv $moto_venv
+    $moto_venv/bin/pip install -q -r requirements/moto.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+    echo "$moto_want" >$moto_stamp
+fi
+
 # ansible.cfg's collections_path points at .collections: link the checkout in
 # as ansible_collections/auraspeak/ops so FQCNs resolve without installing.
 mkdir -p .collections/ansible_collections/auraspeak

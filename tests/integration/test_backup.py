@@ -9,11 +9,15 @@ of this module depend on that order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 from awx_jobs import run_job, survey_answers
@@ -30,7 +34,7 @@ from backup_stack import (
     wait_for,
 )
 from deploy_stack import docker
-from playbook_runs import ENV, ROOT, leaked, run_module, run_playbook
+from playbook_runs import ENV, ROOT, leaked, run_module, run_playbook, run_verbose
 
 pytestmark = pytest.mark.backup
 IMAGE = 'itest-backup1/app'
@@ -556,3 +560,99 @@ def test_no_secret_in_output_even_with_vvv_and_diff(stack):
     assert 'restic.env' in output
     for secret in (CIPHER_PASS, RESTIC_PASSWORD, AWS_SECRET):
         assert secret not in output
+
+
+# -- the repositories on S3 --------------------------------------------------------------------------
+# moto's S3 server (.venv-moto) on the engine's bridge gateway, which the
+# containers reach: over TLS for pgBackRest (which speaks S3 over TLS only, here
+# with moto's self-signed certificate, so verify-tls off), plain HTTP for restic
+# (restic 0.14 takes no CA file from its environment).
+
+MOTO = os.path.join(ROOT, '.venv-moto', 'bin', 'moto_server')
+S3_KEY, S3_SECRET = 'itest-s3-key-id', 'itest-s3-secret-value-0123456789'
+
+
+def engine_gateway():
+    return docker('network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}').stdout.strip()
+
+
+def free_port(host):
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def s3_request(method, url):
+    context = ssl._create_unverified_context()  # moto's own self-signed certificate
+    with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10, context=context) as answer:
+        return answer.read().decode()
+
+
+def bucket_created(url):
+    try:
+        s3_request('PUT', url + '/backups')
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def moto_server(host, tls):
+    port = free_port(host)
+    argv = [MOTO, '-H', host, '-p', str(port)] + (['-s'] if tls else [])
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = '%s://%s:%d' % ('https' if tls else 'http', host, port)
+    try:
+        assert wait_for(lambda: bucket_created(url), timeout=60), 'moto did not answer at ' + url
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_servers():
+    gateway = engine_gateway()
+    with moto_server(gateway, tls=True) as tls_url, moto_server(gateway, tls=False) as plain_url:
+        yield gateway, tls_url, plain_url
+
+
+def s3_keys(url, prefix):
+    return s3_request('GET', '%s/backups?list-type=2&prefix=%s' % (url, prefix))
+
+
+def test_the_repositories_move_to_s3_where_backups_archiving_and_drills_work(stack, s3_servers):
+    """The documented S3 setup, from PostgreSQL's archive_command to the restore drills."""
+    gateway, tls_url, plain_url = s3_servers
+    s3_vars = {
+        'app_version': '1.0.0',
+        'app_postgres_pgbackrest_repo_path': '',
+        'backup_pgbackrest_repo_path': '',
+        'backup_pgbackrest_options': {
+            'repo1-type': 's3',
+            'repo1-path': '/itest-b1',
+            'repo1-s3-bucket': 'backups',
+            'repo1-s3-endpoint': gateway,
+            'repo1-storage-port': tls_url.rsplit(':', 1)[1],
+            'repo1-s3-uri-style': 'path',
+            'repo1-s3-region': 'us-east-1',
+            'repo1-storage-verify-tls': 'n',
+            'repo1-s3-key': S3_KEY,
+            'repo1-s3-key-secret': S3_SECRET,
+        },
+        'backup_restic_repository': 's3:%s/backups/volumes' % plain_url,
+        'backup_restic_env': {'AWS_ACCESS_KEY_ID': S3_KEY, 'AWS_SECRET_ACCESS_KEY': S3_SECRET},
+    }
+    moved = run_verbose('playbooks/site.yml', s3_vars, inventory=stack.inventory)
+    assert moved.returncode == 0, moved.stdout[-4000:] + moved.stderr[-2000:]
+    assert leaked(moved, [S3_SECRET]) == []
+    # site.yml created the stanza on S3 and took its first full backup there.
+    assert len(stack.pgbackrest_sets()) == 1
+    assert '<Key>itest-b1/backup/itest-b1/backup.info</Key>' in s3_keys(tls_url, 'itest-b1/backup/')
+    cli(stack, 'backup', 'diff')  # waits until PostgreSQL archived the restore point's WAL to S3
+    assert '<Key>itest-b1/archive/itest-b1/' in s3_keys(tls_url, 'itest-b1/archive/')
+    cli(stack, 'backup', 'volumes')
+    assert '<Key>volumes/config</Key>' in s3_keys(plain_url, 'volumes/')
+    for kind in ('pgbackrest', 'restic'):
+        report = cli(stack, 'verify', kind)[1]  # fails unless the drill restored what the backup holds
+        assert report['mismatches'] == [], report
