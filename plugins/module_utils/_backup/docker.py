@@ -90,10 +90,11 @@ def psql(container, user, database, sql, timeout=600):
     return [line.split('|') for line in out.splitlines() if line]
 
 
-def throwaway_argv(project, name=None, detach=False):
-    """docker run of a PostgreSQL-image container of the backup tools: uid 999, no network, labelled.
+def throwaway_argv(project, name=None, detach=False, network='none'):
+    """docker run of a PostgreSQL-image container of the backup tools: uid 999, labelled.
 
-    The label lets a later run remove what a killed one left behind.
+    No network unless it must reach a remote repository. The label lets a later
+    run remove what a killed one left behind.
     """
     argv = [
         'docker',
@@ -101,7 +102,7 @@ def throwaway_argv(project, name=None, detach=False):
         '--user',
         '999:999',
         '--network',
-        'none',
+        network,
         '--tmpfs',
         '/tmp',
         '--tmpfs',

@@ -46,9 +46,14 @@ def restore_point_name(label):
 
 
 def tool_argv(cfg, name=None, detach=False, writable_repo=False):
-    """docker run of the PostgreSQL image with the repository and pgBackRest's config mounted."""
+    """docker run of the PostgreSQL image with the repository and pgBackRest's config mounted.
+
+    A remote repository (no repo_path: S3, SFTP) is reached over the engine's bridge network; the
+    servers these containers start listen on no TCP address (server_flags).
+    """
     pgb = cfg.pgbackrest
-    argv = throwaway_argv(cfg.project, name, detach) + [
+    network = 'none' if pgb.get('repo_path') else 'bridge'
+    argv = throwaway_argv(cfg.project, name, detach, network) + [
         '--read-only',
         '-v',
         '%s:%s:ro' % (pgb['config_dir'], CONTAINER_CONF),
