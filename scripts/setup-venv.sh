@@ -20,29 +20,26 @@ if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
     echo "$want" >$stamp
 fi
 
-# sslyze (the edge's TLS test) needs an older cryptography than community.crypto
-# works with: it gets a venv of its own, .venv-sslyze.
-sslyze_venv=.venv-sslyze
-sslyze_stamp=$sslyze_venv/.requirements.sha256
-sslyze_want=$(sha256sum requirements/sslyze.txt | cut -d' ' -f1)
-if [ "$(cat $sslyze_stamp 2>/dev/null)" != "$sslyze_want" ]; then
-    echo "setup-venv: installing requirements/sslyze.txt into $sslyze_venv"
-    [ -x $sslyze_venv/bin/python ] || python3 -m venv $sslyze_venv
-    $sslyze_venv/bin/pip install -q -r requirements/sslyze.txt 2> >(grep -v 'is ignored: it is neither' >&2)
-    echo "$sslyze_want" >$sslyze_stamp
-fi
+# Test tools whose dependencies clash with .venv's or would bloat it get a venv
+# each, installed again only when their pinned requirements change.
+side_venv() {
+    local venv=$1 requirements=$2
+    local stamp=$venv/.requirements.sha256
+    local want
+    want=$(sha256sum "$requirements" | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        echo "setup-venv: installing $requirements into $venv"
+        [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+        "$venv/bin/pip" install -q -r "$requirements" 2> >(grep -v 'is ignored: it is neither' >&2)
+        echo "$want" >"$stamp"
+    fi
+}
 
-# moto's S3 server (the S3 backup test) needs about 60 packages of its own:
-# .venv-moto keeps them out of .venv.
-moto_venv=.venv-moto
-moto_stamp=$moto_venv/.requirements.sha256
-moto_want=$(sha256sum requirements/moto.txt | cut -d' ' -f1)
-if [ "$(cat $moto_stamp 2>/dev/null)" != "$moto_want" ]; then
-    echo "setup-venv: installing requirements/moto.txt into $moto_venv"
-    [ -x $moto_venv/bin/python ] || python3 -m venv $moto_venv
-    $moto_venv/bin/pip install -q -r requirements/moto.txt 2> >(grep -v 'is ignored: it is neither' >&2)
-    echo "$moto_want" >$moto_stamp
-fi
+# sslyze (the edge's TLS test) needs an older cryptography than community.crypto
+# works with.
+side_venv .venv-sslyze requirements/sslyze.txt
+# moto's S3 server (the S3 backup test) brings about 60 packages of its own.
+side_venv .venv-moto requirements/moto.txt
 
 # ansible.cfg's collections_path points at .collections: link the checkout in
 # as ansible_collections/auraspeak/ops so FQCNs resolve without installing.
