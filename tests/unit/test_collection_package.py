@@ -64,7 +64,9 @@ def test_every_playbook_name_is_one_a_collection_can_address():
 def test_the_tarball_holds_what_users_install_and_nothing_that_only_develops_it(installed):
     names, _collections, _tarball = installed
     tops = {name.split('/')[0] for name in names}
-    assert {'plugins', 'roles', 'playbooks', 'meta', 'docs', 'images', 'README.md', 'MANIFEST.json'} <= tops, tops
+    # Exactly these: anything else at the top (a venv, a scratch directory) would ship to every user.
+    shipped = {'plugins', 'roles', 'playbooks', 'meta', 'docs', 'images', 'changelogs', 'README.md', 'CHANGELOG.md'}
+    assert tops == shipped | {'COPYING', 'MANIFEST.json', 'FILES.json'}, tops
     left_out = {'tests', 'bench', 'molecule', 'scripts', 'requirements', 'examples', 'inventories', '.ci'}
     assert not tops & left_out, tops & left_out
     assert not tops & {'Makefile', 'ansible.cfg', 'pytest.ini', 'ruff.toml', '.gitignore', '.ansible-lint'}
