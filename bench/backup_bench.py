@@ -21,6 +21,10 @@ archive_timeout, 60 s), then the PostgreSQL container is killed and its volume
 removed; restore.yml restores the latest. Per trial: rows lost, the seconds
 they span, and how long restore.yml took, up to the release answering through
 the edge again.
+rto: restore.yml's time to the release answering again, for the two cases an
+operator meets: the latest point after the database volume is lost (20 s of
+inserts first), and a point in time (20 s of inserts, then back to the commit
+half-way through, with the database up); each checks what came back.
 """
 
 from __future__ import annotations
@@ -258,6 +262,45 @@ def rpo_trial(stack, seconds):
     }
 
 
+def pitr_trial(stack, seconds):
+    """Insert for `seconds`, then restore.yml to the commit half-way through; returns its seconds."""
+    inserter = RowWriter(stack, 'rpo').start()
+    time.sleep(seconds)
+    inserter.stop()
+    middle = inserter.committed[len(inserter.committed) // 2][0]
+    target = (
+        stack.sql(
+            "SELECT to_char(pg_xact_commit_timestamp(xmin) AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD HH24:MI:SS.US') FROM rpo WHERE id = %d" % middle
+        )[0][0]
+        + '+00:00'
+    )
+    started = time.monotonic()
+    extra = {'restore_confirm': stack.name, 'restore_target_time': target}
+    run = run_playbook('playbooks/restore.yml', extra, inventory=stack.inventory)
+    taken = time.monotonic() - started
+    assert run.rc == 0, run.failures(stack.name)
+    restored_id = int(stack.sql('SELECT coalesce(max(id), 0) FROM rpo')[0][0])
+    # Every transaction committed at or before the target: the middle row is the last one back.
+    assert restored_id == middle, (restored_id, middle)
+    return {'inserting_s': seconds, 'target': target, 'restore_yml_seconds': round(taken, 1)}
+
+
+def rto(stack, trials):
+    """restore.yml's seconds for the latest point (volume lost) and for a point in time, trials of each."""
+    stack.sql('CREATE TABLE IF NOT EXISTS rpo (id bigserial PRIMARY KEY, at timestamptz NOT NULL)')
+    latest = [rpo_trial(stack, 20) for _trial in range(trials)]
+    point_in_time = [pitr_trial(stack, 20) for _trial in range(trials)]
+    return {
+        'latest_after_volume_loss': latest,
+        'point_in_time': point_in_time,
+        'median_s': {
+            'latest': statistics.median(t['restore_yml_seconds'] for t in latest),
+            'point_in_time': statistics.median(t['restore_yml_seconds'] for t in point_in_time),
+        },
+    }
+
+
 def rpo_rto(stack, trials):
     """Trials of inserts longer than archive_timeout, each ended at a random moment by losing the volume."""
     stack.sql('CREATE TABLE rpo (id bigserial PRIMARY KEY, at timestamptz NOT NULL)')
@@ -268,7 +311,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--scale', type=int, default=70, help='pgbench scale (70 is about 1 GB)')
     parser.add_argument('--runs', type=int, default=3)
-    parser.add_argument('--only', choices=['backup', 'drill', 'rpo'])
+    parser.add_argument('--only', choices=['backup', 'drill', 'rpo', 'rto'])
     parser.add_argument('--rpo-trials', type=int, default=3)
     parser.add_argument('--output', default=os.path.join(HERE, 'results', 'backup_bench.json'))
     options = parser.parse_args()
@@ -291,6 +334,8 @@ def main():
                 results['drill'] = drill_times(stack, options.runs)
             if options.only in (None, 'rpo'):
                 results['rpo_rto'] = rpo_rto(stack, options.rpo_trials)
+            if options.only in (None, 'rto'):
+                results['rto'] = rto(stack, options.rpo_trials)
         finally:
             stack.destroy()
             remove_images(IMAGE)
