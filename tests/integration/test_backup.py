@@ -9,7 +9,6 @@ of this module depend on that order.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -563,13 +562,41 @@ def test_no_secret_in_output_even_with_vvv_and_diff(stack):
 
 
 # -- the repositories on S3 --------------------------------------------------------------------------
-# moto's S3 server (.venv-moto) on the engine's bridge gateway, which the
-# containers reach: over TLS for pgBackRest (which speaks S3 over TLS only, here
-# with moto's self-signed certificate, so verify-tls off), plain HTTP for restic
-# (restic 0.14 takes no CA file from its environment).
+# moto's S3 server (.venv-moto) on loopback, reached by the containers through an
+# nginx on the engine's bridge gateway: TLS for pgBackRest, which speaks S3 over
+# TLS only (nginx ends TLS cleanly; moto's own TLS server closes connections
+# without a TLS close, which OpenSSL 3 refuses as "unexpected eof while reading"),
+# plain HTTP for restic (restic 0.14 takes no CA file from its environment). The
+# certificate is self-signed, so the test turns pgBackRest's TLS verification off.
 
 MOTO = os.path.join(ROOT, '.venv-moto', 'bin', 'moto_server')
 S3_KEY, S3_SECRET = 'itest-s3-key-id', 'itest-s3-secret-value-0123456789'
+S3_PROXY = 'itest-s3-proxy'
+S3_PROXY_CONF = """
+worker_processes 1;
+error_log stderr;
+pid /tmp/nginx.pid;
+events {}
+http {
+  access_log off;
+  client_max_body_size 0;
+  client_body_temp_path /tmp;
+  proxy_temp_path /tmp;
+  proxy_request_buffering off;
+  proxy_http_version 1.1;
+  proxy_set_header Host $http_host;
+  server {
+    listen %(gateway)s:%(tls_port)d ssl;
+    ssl_certificate /etc/s3/cert.pem;
+    ssl_certificate_key /etc/s3/key.pem;
+    location / { proxy_pass http://127.0.0.1:%(moto_port)d; }
+  }
+  server {
+    listen %(gateway)s:%(plain_port)d;
+    location / { proxy_pass http://127.0.0.1:%(moto_port)d; }
+  }
+}
+"""
 
 
 def engine_gateway():
@@ -583,7 +610,7 @@ def free_port(host):
 
 
 def s3_request(method, url):
-    context = ssl._create_unverified_context()  # moto's own self-signed certificate
+    context = ssl._create_unverified_context()  # the test's self-signed certificate
     with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10, context=context) as answer:
         return answer.read().decode()
 
@@ -596,25 +623,63 @@ def bucket_created(url):
     return True
 
 
-@contextlib.contextmanager
-def moto_server(host, tls):
-    port = free_port(host)
-    argv = [MOTO, '-H', host, '-p', str(port)] + (['-s'] if tls else [])
-    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = '%s://%s:%d' % ('https' if tls else 'http', host, port)
-    try:
-        assert wait_for(lambda: bucket_created(url), timeout=60), 'moto did not answer at ' + url
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 @pytest.fixture
-def s3_servers():
+def s3_servers(tmp_path):
+    """(gateway, https URL, http URL) of one S3 store with a bucket "backups"."""
     gateway = engine_gateway()
-    with moto_server(gateway, tls=True) as tls_url, moto_server(gateway, tls=False) as plain_url:
-        yield gateway, tls_url, plain_url
+    ports = {'gateway': gateway, 'moto_port': free_port('127.0.0.1')}
+    ports.update(tls_port=free_port(gateway), plain_port=free_port(gateway))
+    subprocess.run(
+        [
+            'openssl',
+            'req',
+            '-x509',
+            '-newkey',
+            'rsa:2048',
+            '-nodes',
+            '-days',
+            '1',
+            '-subj',
+            '/CN=' + gateway,
+            '-keyout',
+            str(tmp_path / 'key.pem'),
+            '-out',
+            str(tmp_path / 'cert.pem'),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    os.chmod(tmp_path / 'key.pem', 0o644)  # nginx reads it as its own user, in a test directory
+    (tmp_path / 'nginx.conf').write_text(S3_PROXY_CONF % ports, encoding='utf-8')
+    moto = subprocess.Popen(
+        [MOTO, '-H', '127.0.0.1', '-p', str(ports['moto_port'])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    docker('rm', '--force', S3_PROXY, check=False)
+    docker(
+        'run',
+        '--detach',
+        '--name',
+        S3_PROXY,
+        '--network',
+        'host',
+        '-v',
+        '%s:/etc/s3:ro' % tmp_path,
+        '--entrypoint',
+        'nginx',
+        'auraspeak-offline/nginx:1.22',
+        '-c',
+        '/etc/s3/nginx.conf',
+        '-g',
+        'daemon off;',
+    )
+    tls_url = 'https://%s:%d' % (gateway, ports['tls_port'])
+    try:
+        assert wait_for(lambda: bucket_created(tls_url), timeout=60), 'no S3 store at ' + tls_url
+        yield gateway, tls_url, 'http://%s:%d' % (gateway, ports['plain_port'])
+    finally:
+        docker('rm', '--force', S3_PROXY, check=False)
+        moto.terminate()
+        moto.wait(timeout=10)
 
 
 def s3_keys(url, prefix):
@@ -648,9 +713,11 @@ def test_the_repositories_move_to_s3_where_backups_archiving_and_drills_work(sta
     assert leaked(moved, [S3_SECRET]) == []
     # site.yml created the stanza on S3 and took its first full backup there.
     assert len(stack.pgbackrest_sets()) == 1
-    assert '<Key>itest-b1/backup/itest-b1/backup.info</Key>' in s3_keys(tls_url, 'itest-b1/backup/')
+    info = 'itest-b1/backup/itest-b1/backup.info'
+    assert '<Key>%s</Key>' % info in s3_keys(tls_url, info)
     cli(stack, 'backup', 'diff')  # waits until PostgreSQL archived the restore point's WAL to S3
-    assert '<Key>itest-b1/archive/itest-b1/' in s3_keys(tls_url, 'itest-b1/archive/')
+    wal = 'itest-b1/archive/itest-b1/15-1/'  # PostgreSQL 15's WAL segments, the first database id
+    assert '<Key>%s' % wal in s3_keys(tls_url, wal)
     cli(stack, 'backup', 'volumes')
     assert '<Key>volumes/config</Key>' in s3_keys(plain_url, 'volumes/')
     for kind in ('pgbackrest', 'restic'):
