@@ -8,7 +8,7 @@
 # may restore each other's data. Every backup is marked with its writer, the
 # project and the inventory host ("auraspeak@app1"), and a repository that
 # holds another writer's backups under our name is refused before anything is
-# read, written or expired.
+# restored, written or expired.
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def require_own(owners, cfg, what, variable):
     if others:
         raise BackupError(
             '%s already holds backups written by %s, and this is %s: two hosts or projects that share a repository'
-            " must not share a name, or they expire and restore each other's backups. Nothing was read, written"
+            " must not share a name, or they expire and restore each other's backups. Nothing was restored, written"
             ' or expired. Give each its own: set %s on each host (for example to <project>-<inventory host>)'
             % (what, ', '.join(others), cfg.owner, variable)
         )

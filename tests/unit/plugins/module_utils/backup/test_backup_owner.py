@@ -34,7 +34,7 @@ def test_another_writer_is_refused_naming_it_and_the_variable():
     message = str(caught.value)
     assert 'written by auraspeak@app2, and this is auraspeak@app1' in message
     assert 'set backup_restic_host on each host' in message
-    assert 'Nothing was read, written or expired' in message
+    assert 'Nothing was restored, written or expired' in message
 
 
 def test_the_writer_defaults_to_the_project_for_a_config_written_before_owners():
