@@ -568,6 +568,9 @@ def test_no_secret_in_output_even_with_vvv_and_diff(stack):
 # without a TLS close, which OpenSSL 3 refuses as "unexpected eof while reading"),
 # plain HTTP for restic (restic 0.14 takes no CA file from its environment). The
 # certificate is self-signed, so the test turns pgBackRest's TLS verification off.
+# The store is at an address of the host, which the project's internal network
+# reaches too: this test does not show that PostgreSQL needs its egress network
+# for a store beyond the host (a store in a network namespace would).
 
 MOTO = os.path.join(ROOT, '.venv-moto', 'bin', 'moto_server')
 S3_KEY, S3_SECRET = 'itest-s3-key-id', 'itest-s3-secret-value-0123456789'
