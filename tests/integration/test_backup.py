@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -562,19 +561,25 @@ def test_no_secret_in_output_even_with_vvv_and_diff(stack):
 
 
 # -- the repositories on S3 --------------------------------------------------------------------------
-# moto's S3 server (.venv-moto) on loopback, reached by the containers through an
-# nginx on the engine's bridge gateway: TLS for pgBackRest, which speaks S3 over
-# TLS only (nginx ends TLS cleanly; moto's own TLS server closes connections
-# without a TLS close, which OpenSSL 3 refuses as "unexpected eof while reading"),
-# plain HTTP for restic (restic 0.14 takes no CA file from its environment). The
-# certificate is self-signed, so the test turns pgBackRest's TLS verification off.
-# The store is at an address of the host, which the project's internal network
-# reaches too: this test does not show that PostgreSQL needs its egress network
-# for a store beyond the host (a store in a network namespace would).
+# The store stands outside the host, as a real one does: an nginx container with
+# a network namespace of its own, joined to the host by a veth pair
+# (198.51.100.201/30 on the host, .202 outside; a /30 of the documentation range
+# the firewall tests use as their internet, so both can run at once). moto's S3
+# server (.venv-moto) runs in that namespace on loopback, behind nginx: TLS for
+# pgBackRest, which speaks S3 over TLS only (nginx ends TLS cleanly; moto's own
+# TLS server closes connections without a TLS close, which OpenSSL 3 refuses as
+# "unexpected eof while reading"), plain HTTP for restic (restic 0.14 takes no CA
+# file from its environment). The certificate is self-signed, so the test turns
+# pgBackRest's TLS verification off. Docker forwards nothing from the project's
+# internal network beyond the host: PostgreSQL reaches this store only through
+# its egress network.
 
 MOTO = os.path.join(ROOT, '.venv-moto', 'bin', 'moto_server')
 S3_KEY, S3_SECRET = 'itest-s3-key-id', 'itest-s3-secret-value-0123456789'
-S3_PROXY = 'itest-s3-proxy'
+S3_STORE = 'itest-s3-store'
+S3_HOST_SIDE, S3_OUTSIDE = 'itest-s3h', 'itest-s3o'
+S3_HOST_ADDR, S3_ADDR = '198.51.100.201', '198.51.100.202'
+S3_MOTO_PORT = 9000
 S3_PROXY_CONF = """
 worker_processes 1;
 error_log stderr;
@@ -589,27 +594,17 @@ http {
   proxy_http_version 1.1;
   proxy_set_header Host $http_host;
   server {
-    listen %(gateway)s:%(tls_port)d ssl;
+    listen 443 ssl;
     ssl_certificate /etc/s3/cert.pem;
     ssl_certificate_key /etc/s3/key.pem;
-    location / { proxy_pass http://127.0.0.1:%(moto_port)d; }
+    location / { proxy_pass http://127.0.0.1:%d; }
   }
   server {
-    listen %(gateway)s:%(plain_port)d;
-    location / { proxy_pass http://127.0.0.1:%(moto_port)d; }
+    listen 80;
+    location / { proxy_pass http://127.0.0.1:%d; }
   }
 }
-"""
-
-
-def engine_gateway():
-    return docker('network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}').stdout.strip()
-
-
-def free_port(host):
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+""" % (S3_MOTO_PORT, S3_MOTO_PORT)
 
 
 def s3_request(method, url):
@@ -626,63 +621,55 @@ def bucket_created(url):
     return True
 
 
+def in_store_namespace(pid, *argv, **kwargs):
+    return subprocess.run(['nsenter', '-t', str(pid), '-n', *argv], check=True, capture_output=True, **kwargs)
+
+
+def ip(*argv):
+    subprocess.run(['ip', *argv], check=True, capture_output=True)
+
+
+def start_store(tmp_path):
+    """The nginx container with no network, then its namespace joined to the host by the veth pair."""
+    key, cert = str(tmp_path / 'key.pem'), str(tmp_path / 'cert.pem')
+    subj = '/CN=' + S3_ADDR
+    openssl = ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', subj]
+    subprocess.run([*openssl, '-keyout', key, '-out', cert], check=True, capture_output=True)
+    os.chmod(key, 0o644)  # nginx reads it as its own user, in a test directory
+    (tmp_path / 'nginx.conf').write_text(S3_PROXY_CONF, encoding='utf-8')
+    docker('rm', '--force', S3_STORE, check=False)
+    subprocess.run(['ip', 'link', 'delete', S3_HOST_SIDE], check=False, capture_output=True)
+    image = 'auraspeak-offline/nginx:1.22'
+    conf = ['-c', '/etc/s3/nginx.conf', '-g', 'daemon off;']
+    mount = '%s:/etc/s3:ro' % tmp_path
+    docker(
+        'run', '--detach', '--name', S3_STORE, '--network', 'none', '-v', mount, '--entrypoint', 'nginx', image, *conf
+    )
+    pid = int(docker('inspect', '--format', '{{.State.Pid}}', S3_STORE).stdout)
+    ip('link', 'add', S3_HOST_SIDE, 'type', 'veth', 'peer', 'name', S3_OUTSIDE)
+    ip('link', 'set', S3_OUTSIDE, 'netns', str(pid))
+    ip('addr', 'add', S3_HOST_ADDR + '/30', 'dev', S3_HOST_SIDE)
+    ip('link', 'set', S3_HOST_SIDE, 'up')
+    in_store_namespace(pid, 'ip', 'addr', 'add', S3_ADDR + '/30', 'dev', S3_OUTSIDE)
+    in_store_namespace(pid, 'ip', 'link', 'set', S3_OUTSIDE, 'up')
+    in_store_namespace(pid, 'ip', 'route', 'add', 'default', 'via', S3_HOST_ADDR)
+    return pid
+
+
 @pytest.fixture
 def s3_servers(tmp_path):
-    """(gateway, https URL, http URL) of one S3 store with a bucket "backups"."""
-    gateway = engine_gateway()
-    ports = {'gateway': gateway, 'moto_port': free_port('127.0.0.1')}
-    ports.update(tls_port=free_port(gateway), plain_port=free_port(gateway))
-    subprocess.run(
-        [
-            'openssl',
-            'req',
-            '-x509',
-            '-newkey',
-            'rsa:2048',
-            '-nodes',
-            '-days',
-            '1',
-            '-subj',
-            '/CN=' + gateway,
-            '-keyout',
-            str(tmp_path / 'key.pem'),
-            '-out',
-            str(tmp_path / 'cert.pem'),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    os.chmod(tmp_path / 'key.pem', 0o644)  # nginx reads it as its own user, in a test directory
-    (tmp_path / 'nginx.conf').write_text(S3_PROXY_CONF % ports, encoding='utf-8')
-    moto = subprocess.Popen(
-        [MOTO, '-H', '127.0.0.1', '-p', str(ports['moto_port'])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    docker('rm', '--force', S3_PROXY, check=False)
-    docker(
-        'run',
-        '--detach',
-        '--name',
-        S3_PROXY,
-        '--network',
-        'host',
-        '-v',
-        '%s:/etc/s3:ro' % tmp_path,
-        '--entrypoint',
-        'nginx',
-        'auraspeak-offline/nginx:1.22',
-        '-c',
-        '/etc/s3/nginx.conf',
-        '-g',
-        'daemon off;',
-    )
-    tls_url = 'https://%s:%d' % (gateway, ports['tls_port'])
+    """(endpoint address, https URL, http URL) of one S3 store beyond the host, with a bucket "backups"."""
+    pid = start_store(tmp_path)
+    moto_argv = ['nsenter', '-t', str(pid), '-n', MOTO, '-H', '127.0.0.1', '-p', str(S3_MOTO_PORT)]
+    moto = subprocess.Popen(moto_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tls_url = 'https://' + S3_ADDR
     try:
         assert wait_for(lambda: bucket_created(tls_url), timeout=60), 'no S3 store at ' + tls_url
-        yield gateway, tls_url, 'http://%s:%d' % (gateway, ports['plain_port'])
+        yield S3_ADDR, tls_url, 'http://' + S3_ADDR
     finally:
-        docker('rm', '--force', S3_PROXY, check=False)
         moto.terminate()
         moto.wait(timeout=10)
+        docker('rm', '--force', S3_STORE, check=False)  # its namespace goes, and the veth pair with it
 
 
 def s3_keys(url, prefix):
@@ -691,7 +678,7 @@ def s3_keys(url, prefix):
 
 def test_the_repositories_move_to_s3_where_backups_archiving_and_drills_work(stack, s3_servers):
     """The documented S3 setup, from PostgreSQL's archive_command to the restore drills."""
-    gateway, tls_url, plain_url = s3_servers
+    endpoint, tls_url, plain_url = s3_servers
     s3_vars = {
         'app_version': '1.0.0',
         'app_postgres_pgbackrest_repo_path': '',
@@ -700,8 +687,7 @@ def test_the_repositories_move_to_s3_where_backups_archiving_and_drills_work(sta
             'repo1-type': 's3',
             'repo1-path': '/itest-b1',
             'repo1-s3-bucket': 'backups',
-            'repo1-s3-endpoint': gateway,
-            'repo1-storage-port': tls_url.rsplit(':', 1)[1],
+            'repo1-s3-endpoint': endpoint,
             'repo1-s3-uri-style': 'path',
             'repo1-s3-region': 'us-east-1',
             'repo1-storage-verify-tls': 'n',
