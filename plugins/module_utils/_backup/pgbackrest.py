@@ -92,9 +92,10 @@ def info(cfg, live=None):
     return stanzas[0] if stanzas else {'backup': []}
 
 
-def backup_sets(cfg, live=None):
-    """The stanza's sets, oldest first; refused when another writer shares the stanza."""
-    sets = info(cfg, live).get('backup', [])
+def backup_sets(cfg, live=None, stanza_info=None):
+    """The stanza's sets, oldest first (from stanza_info when the caller has it); refused when another
+    writer shares the stanza."""
+    sets = (stanza_info if stanza_info is not None else info(cfg, live)).get('backup', [])
     what = 'pgBackRest stanza %s' % cfg.pgbackrest['stanza']
     require_own([pgbackrest_owner(s) for s in sets], cfg, what, 'app_postgres_pgbackrest_stanza')
     return sets
@@ -107,8 +108,9 @@ def live_exec(cfg, args, timeout=None):
 
 def stanza_create(cfg):
     """Create the stanza unless the repository has it. Returns True when it was created."""
-    if info(cfg).get('status', {}).get('code') == 0:
-        backup_sets(cfg)  # the stanza exists: it must be ours
+    found = info(cfg)
+    if found.get('status', {}).get('code') == 0:
+        backup_sets(cfg, stanza_info=found)  # the stanza exists: it must be ours
         return False
     live_exec(cfg, ['stanza-create'], timeout=300)
     return True
