@@ -4,8 +4,9 @@
 #     background on Debian when missing: these machines have no systemd);
 #   - Compose v2 (>= 2.18) and buildx (Debian trixie's packages, which run on
 #     bookworm, pinned low so nothing else comes from trixie);
-#   - debootstrap (the offline base image), git, nodejs, nftables, iproute2 and
-#     pebble (the tests of the example app, the firewall and ACME).
+#   - debootstrap (the offline base image), git, nodejs, nftables, iproute2,
+#     pebble (the tests of the example app, the firewall and ACME) and
+#     busybox-static (the probe the monitoring role mounts into scratch exporters).
 # Safe to re-run: each step checks first and does nothing when satisfied.
 set -euo pipefail
 
@@ -103,6 +104,7 @@ ensure_tools() {
     command -v nft >/dev/null || missing+=(nftables)  # the firewall role
     command -v ip >/dev/null || missing+=(iproute2)  # network namespaces of the firewall tests
     command -v pebble >/dev/null || missing+=(pebble)  # the ACME test server of the edge tests
+    [ -x /bin/busybox ] || missing+=(busybox-static)  # the monitoring role's exporter probe
     [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 

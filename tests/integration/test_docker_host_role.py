@@ -452,3 +452,102 @@ def test_a_key_that_is_also_a_dockerd_flag_is_refused(engine, playbook):
     message = failure(run)
     assert 'hosts (-H)' in message
     assert read_bytes(engine.config) == before
+
+
+BOOT_LABEL = 'io.auraspeak.ops.start-order'
+# Exits 0 on SIGTERM, as a graceful app, PostgreSQL or nginx does; healthy 2 s after it starts.
+GRACEFUL = 'trap "exit 0" TERM; sleep 2; touch /tmp/up; while :; do sleep 0.2; done'
+
+
+def boot_member(box, name, order, *more):
+    box.docker(
+        'run', '-d', '--name', name, '--network=none', '--restart=on-failure:5', '--label', '%s=%s' % (BOOT_LABEL, order),
+        '--health-cmd', 'test -e /tmp/up', '--health-interval', '1s', '--health-retries', '30', *more,
+        BASE_IMAGE, 'sh', '-c', GRACEFUL,
+    )  # fmt: skip
+
+
+def states(box, names):
+    shown = box.docker('inspect', '--format', '{{slice .Name 1}} {{.State.Status}}', *names).stdout.split('\n')
+    return dict(line.split() for line in shown if line)
+
+
+def became_healthy(box, name):
+    """When the container's first passing health check ended."""
+    log = json.loads(box.docker('inspect', '--format', '{{json .State.Health.Log}}', name).stdout)
+    return min(entry['End'] for entry in log if entry['ExitCode'] == 0)
+
+
+def test_the_boot_unit_starts_what_a_clean_engine_stop_left_down_in_order(engine, playbook, tmp_path):
+    # Installed as the role installs it (here under a temporary root, and without systemd: forced).
+    (tmp_path / 'sbin').mkdir()
+    (tmp_path / 'systemd').mkdir()
+    boot = {
+        'docker_host_manage_daemon': 'false',
+        'itest_environment': {'DOCKER_HOST': engine.host},
+        'docker_host_pidfile': engine.pidfile,
+        'docker_host_boot_unit': 'true',
+        'docker_host_boot_script': str(tmp_path / 'sbin' / 'auraspeak-start-containers'),
+        'docker_host_systemd_dir': str(tmp_path / 'systemd'),
+        'docker_host_boot_timeout': 120,
+    }
+    planned = run_playbook(playbook, boot, check=True)
+    assert planned.rc == 0, planned.stdout[-3000:]
+    assert planned.stats['changed'] > 0
+    assert os.listdir(tmp_path / 'systemd') == [] and os.listdir(tmp_path / 'sbin') == []
+    installed = run_playbook(playbook, boot)
+    assert installed.rc == 0, installed.stdout[-3000:]
+    again = run_playbook(playbook, boot)
+    assert again.stats['changed'] == 0, again.stdout[-3000:]
+    unit = tmp_path / 'systemd' / 'auraspeak-start-containers.service'
+    for wanted_by in ('multi-user.target', 'docker.service'):
+        link = tmp_path / 'systemd' / (wanted_by + '.wants') / unit.name
+        assert os.readlink(link) == str(unit)
+    text = unit.read_text(encoding='utf-8')
+    assert 'ExecStart=%s\n' % boot['docker_host_boot_script'] in text
+    assert 'Environment=AURASPEAK_START_TIMEOUT=120\n' in text
+    if shutil.which('systemd-analyze'):
+        # It prints what it cannot parse (and exits 0): nothing, for a valid unit.
+        verified = subprocess.run(['systemd-analyze', 'verify', str(unit)], capture_output=True, text=True, check=False)
+        assert (verified.returncode, verified.stdout + verified.stderr) == (0, '')
+
+    # An engine without live-restore, as at a host's shutdown: the engine stops every container.
+    with open(engine.config, 'w', encoding='utf-8') as handle:
+        handle.write('{"labels": ["io.auraspeak.itest=kept"]}\n')
+    engine.restart()
+    tag = uuid.uuid4().hex[:6]
+    data, app, edge = ('itest-dh-boot-%s-%s' % (role, tag) for role in ('data', 'app', 'edge'))
+    boot_member(engine, edge, 40)
+    boot_member(engine, app, 20)
+    boot_member(engine, data, 10)
+    # Never started again: a one-off Compose run (a migration), a container that never ran.
+    oneoff, created = 'itest-dh-boot-oneoff-' + tag, 'itest-dh-boot-created-' + tag
+    boot_member(engine, oneoff, 20, '--label', 'com.docker.compose.oneoff=True')
+    engine.docker('create', '--name', created, '--network=none', '--label', BOOT_LABEL + '=20', BASE_IMAGE, 'true')
+    engine.docker('stop', oneoff)
+    names = [data, app, edge, oneoff, created]
+
+    engine.restart()
+    # The premise: on-failure does not start again what exited 0.
+    assert states(engine, names) == {
+        data: 'exited', app: 'exited', edge: 'exited', oneoff: 'exited', created: 'created'
+    }
+    script = [boot['docker_host_boot_script']]
+    env = {**os.environ, 'DOCKER_HOST': engine.host, 'AURASPEAK_START_TIMEOUT': '120'}
+    started = subprocess.run(script, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert states(engine, names) == {
+        data: 'running', app: 'running', edge: 'running', oneoff: 'exited', created: 'created'
+    }
+    # Each group started once the one before it was healthy.
+    started_at = {
+        name: engine.docker('inspect', '--format', '{{.State.StartedAt}}', name).stdout.strip() for name in names[:3]
+    }
+    assert became_healthy(engine, data) < started_at[app]
+    assert became_healthy(engine, app) < started_at[edge]
+    assert [line.split()[-1] for line in started.stdout.splitlines()] == [data, app, edge]
+
+    # Run again: everything serves, nothing to start.
+    second = subprocess.run(script, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert (second.returncode, second.stdout) == (0, '')
+    engine.docker('rm', '-f', *names)

@@ -16,8 +16,8 @@ from playbook_runs import run_playbook
 pytestmark = pytest.mark.monitoring
 
 PUBLISHED = {'prometheus', 'alertmanager', 'grafana'}
-# Their upstream images are FROM scratch: nothing to probe with, and nothing added (docs/security.md).
-NO_HEALTH_CHECK = {'redis-exporter', 'nginx-exporter'}
+# Their upstream images are FROM scratch: the host's static busybox, mounted read-only, is their probe.
+PROBED_WITH_THE_HOSTS_BUSYBOX = {'redis-exporter', 'nginx-exporter'}
 NGINX_IMAGE = 'auraspeak-offline/nginx:1.22'
 # Alloy's image is Ubuntu: bash, head and grep, as in the offline Debian base.
 UBUNTU_LIKE_IMAGE = 'auraspeak-offline/debian:bookworm'
@@ -60,10 +60,13 @@ def test_every_service_is_accepted_by_compose(tmp_path):
         assert service['read_only'] is True, name
         assert 'no-new-privileges:true' in service['security_opt'], name
         assert set(service['deploy']['resources']['limits']) == {'memory', 'cpus', 'pids'}, name
-        if name in NO_HEALTH_CHECK:
-            assert 'healthcheck' not in service, name
-        else:
-            assert service['healthcheck']['test'][0] == 'CMD', name
+        assert service['healthcheck']['test'][0] == 'CMD', name
+        assert service['restart'] == 'on-failure:5', name
+        assert service['labels'] == {'io.auraspeak.ops.start-order': '50'}, name
+        probe = '/bin/busybox:/probe/busybox:ro'
+        assert (probe in service.get('volumes', [])) == (name in PROBED_WITH_THE_HOSTS_BUSYBOX), name
+        if name in PROBED_WITH_THE_HOSTS_BUSYBOX:
+            assert service['healthcheck']['test'][:3] == ['CMD', '/probe/busybox', 'wget'], name
     # Only the Docker API proxy mounts the engine's socket, of the services that can run without it.
     socket = '/var/run/docker.sock:/var/run/docker.sock:ro'
     assert {name for name, service in services.items() if socket in service.get('volumes', [])} == {
@@ -90,13 +93,21 @@ def test_compose_refuses_a_broken_file_and_nothing_is_written(tmp_path):
     assert not os.path.exists(compose_file)
 
 
-def test_a_health_check_can_be_added_to_an_image_without_one(tmp_path):
+def test_a_health_check_can_be_replaced_or_turned_off(tmp_path):
     probe = ['CMD', '/probe', 'http://127.0.0.1:9121/']
     run, compose_file = render(tmp_path, {'monitoring_healthchecks': {'redis-exporter': probe, 'prometheus': []}})
     assert run.rc == 0, run.failures()
     services = yaml.safe_load(compose_file.read_text())['services']
     assert services['redis-exporter']['healthcheck']['test'] == probe
     assert 'healthcheck' not in services['prometheus']
+
+
+def test_without_a_probe_binary_the_scratch_exporters_run_without_a_check_or_a_mount(tmp_path):
+    run, compose_file = render(tmp_path, {'monitoring_probe_binary': ''})
+    assert run.rc == 0, run.failures()
+    services = yaml.safe_load(compose_file.read_text())['services']
+    for name in PROBED_WITH_THE_HOSTS_BUSYBOX:
+        assert 'healthcheck' not in services[name] and 'volumes' not in services[name], name
 
 
 @pytest.fixture(scope='module')
