@@ -21,6 +21,11 @@ archive_timeout, 60 s), then the PostgreSQL container is killed and its volume
 removed; restore.yml restores the latest. Per trial: rows lost, the seconds
 they span, and how long restore.yml took, up to the release answering through
 the edge again.
+stream: the same loss of the volume with WAL streamed (app_postgres_wal_stream),
+asynchronous and synchronous: rows lost per trial (random 10 to 30 s of
+inserts), and the commit latency of one-row inserts (pgbench, one client, 15 s)
+in each mode against a PostgreSQL without archiving or streaming started beside
+it, and against archiving alone.
 rto: restore.yml's time to the release answering again, for the two cases an
 operator meets: the latest point after the database volume is lost (20 s of
 inserts first), and a point in time (20 s of inserts, then back to the commit
@@ -235,7 +240,7 @@ def drill_times(stack, runs):
     return {'dump': dump, 'pgbackrest': pgbackrest, 'pgbackrest_drill_steps': steps, 'sizes': sizes}
 
 
-def rpo_trial(stack, seconds):
+def rpo_trial(stack, seconds, extra_vars=None):
     """Insert for `seconds`, kill PostgreSQL and remove its volume, restore the latest with restore.yml."""
     inserter = RowWriter(stack, 'rpo').start()
     time.sleep(seconds)
@@ -246,7 +251,9 @@ def rpo_trial(stack, seconds):
     docker('rm', '--force', pg)
     docker('volume', 'rm', '%s_postgres-data' % stack.name)
     started = time.monotonic()
-    run = run_playbook('playbooks/restore.yml', {'restore_confirm': stack.name}, inventory=stack.inventory)
+    run = run_playbook(
+        'playbooks/restore.yml', {'restore_confirm': stack.name, **(extra_vars or {})}, inventory=stack.inventory
+    )
     rto = time.monotonic() - started
     assert run.rc == 0, run.failures(stack.name)
     restored_id = int(stack.sql('SELECT coalesce(max(id), 0) FROM rpo')[0][0])
@@ -309,11 +316,68 @@ def rpo_rto(stack, trials):
     return [rpo_trial(stack, round(random.uniform(75, 130), 1)) for _trial in range(trials)]
 
 
+INSERT_SCRIPT = 'INSERT INTO rpo (at) VALUES (clock_timestamp());\n'
+
+
+def commit_latency_ms(container, seconds=15):
+    """pgbench's average latency of one-row insert transactions, one client, in the container."""
+    script = "printf '%s' > /tmp/insert.sql && pgbench -n -U app -c 1 -T %d -f /tmp/insert.sql app" % (
+        INSERT_SCRIPT.replace('\n', '\\n'),
+        seconds,
+    )
+    out = docker('exec', container, 'sh', '-c', script).stdout
+    return float(next(line.split('=')[1].split()[0] for line in out.splitlines() if line.startswith('latency average')))
+
+
+def unarchived_latency_ms():
+    """The same inserts in a PostgreSQL of the same image without archiving or streaming."""
+    name = 'bench-backup-plain'
+    docker('rm', '--force', name, check=False)
+    docker(*RAW_RUN.split(), '--name', name, '-e', 'POSTGRES_USER=app', '-e', 'POSTGRES_PASSWORD=x', PG_IMAGE)
+    try:
+        wait_postgres(name, 'app', 'app', 120, what='the plain server')
+        docker('exec', name, 'psql', '-U', 'app', '-c', 'CREATE TABLE rpo (id bigserial PRIMARY KEY, at timestamptz)')
+        return commit_latency_ms(name)
+    finally:
+        docker('rm', '--force', name, check=False)
+
+
+def stream_modes(stack, trials):
+    """Rows lost when the volume is lost with WAL streamed, and each mode's commit latency."""
+    stack.sql('CREATE TABLE IF NOT EXISTS rpo (id bigserial PRIMARY KEY, at timestamptz NOT NULL)')
+    stack.backup_cli('archive-now')
+    version = stack.served_version()
+    stream_dir = os.path.join(stack.dir, 'wal-stream')
+    modes = {
+        'archive only': {},
+        'stream': {'app_postgres_wal_stream': True, 'app_postgres_wal_stream_path': stream_dir},
+        'stream, synchronous': {
+            'app_postgres_wal_stream': True,
+            'app_postgres_wal_stream_path': stream_dir,
+            'app_postgres_wal_stream_synchronous': True,
+        },
+    }
+    # Each mode's latency beside a baseline measured right before it: these machines are noisy.
+    results = {'latency_ms': {}, 'latency_ratio': {}, 'trials': {}}
+    for mode, extra in modes.items():
+        run = run_playbook('playbooks/site.yml', {'app_version': version, **extra}, inventory=stack.inventory)
+        assert run.rc == 0, run.failures(stack.name)
+        baseline = unarchived_latency_ms()
+        measured = commit_latency_ms(stack.postgres_container())
+        results['latency_ms'][mode] = {'no archiving (baseline)': baseline, mode: measured}
+        results['latency_ratio'][mode] = round(measured / baseline, 2)
+        if extra:
+            results['trials'][mode] = [
+                rpo_trial(stack, round(random.uniform(10, 30), 1), extra) for _t in range(trials)
+            ]
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--scale', type=int, default=70, help='pgbench scale (70 is about 1 GB)')
     parser.add_argument('--runs', type=int, default=3)
-    parser.add_argument('--only', choices=['backup', 'drill', 'rpo', 'rto'])
+    parser.add_argument('--only', choices=['backup', 'drill', 'rpo', 'stream', 'rto'])
     parser.add_argument('--rpo-trials', type=int, default=3)
     parser.add_argument('--output', default=os.path.join(HERE, 'results', 'backup_bench.json'))
     options = parser.parse_args()
@@ -336,6 +400,8 @@ def main():
                 results['drill'] = drill_times(stack, options.runs)
             if options.only in (None, 'rpo'):
                 results['rpo_rto'] = rpo_rto(stack, options.rpo_trials)
+            if options.only in (None, 'stream'):
+                results['stream'] = stream_modes(stack, options.rpo_trials)
             if options.only in (None, 'rto'):
                 results['rto'] = rto(stack, options.rpo_trials)
         finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
 import subprocess
 import time
 
@@ -388,3 +389,153 @@ def test_the_dump_drill_proves_a_scheduled_dump_not_a_pre_migration_snapshot(sta
     _rc, report = stack.backup_cli('verify', 'dump', '--backup', snapshot)
     assert report['id'] == snapshot and report['mismatches'] == []
     assert stack.state()['verified']['dump'] == scheduled
+
+
+# -- streaming WAL (app_postgres_wal_stream) --------------------------------------------------------------
+
+
+def with_stream(stack, **more):
+    """Extra vars of the stack with the WAL receiver; every playbook run must pass them (backup.json too)."""
+    return {
+        'app_postgres_wal_stream': True,
+        'app_postgres_wal_stream_path': os.path.join(stack.dir, 'wal-stream'),
+        # No segment switch of its own while a test runs: what is not streamed is not in the archive.
+        'app_postgres_archive_timeout': 600,
+        **more,
+    }
+
+
+def receiver_caught_up(stack):
+    """The receiver streams and has flushed all the WAL PostgreSQL has flushed."""
+    rows = stack.sql(
+        "SELECT state = 'streaming' AND flush_lsn >= pg_current_wal_flush_lsn() FROM pg_stat_replication "
+        "WHERE application_name = 'wal_receiver'"
+    )
+    return rows == [['t']]
+
+
+def test_the_stream_brings_back_commits_the_archive_never_got(stack):
+    version = stack.served_version()
+    on = run_verbose('playbooks/site.yml', with_stream(stack, app_version=version), inventory=stack.inventory)
+    assert on.returncode == 0, on.stdout[-4000:]
+    assert leaked(on, BACKUP_SECRETS) == []
+    assert wait_for(lambda: receiver_caught_up(stack), 60), 'the receiver streaming did not happen'
+
+    # Complete segments older than the last archived one are in the archive: the receiver prunes them.
+    stream = os.path.join(stack.dir, 'wal-stream')
+    for _switch in range(2):
+        stack.backup_cli('archive-now')
+    archived = last_archived(stack)
+
+    def pruned():
+        segments = sorted(name for name in os.listdir(stream) if len(name) == 24)
+        return segments == [archived]
+
+    assert wait_for(pruned, 30), 'the archived segments pruned from the stream did not happen'
+
+    # Killed (from the host, as the kernel's OOM killer would: `docker kill` counts as a stop by hand),
+    # the receiver is started again by the engine (on-failure) and resumes from its slot.
+    receiver = stack.containers('wal-receiver')[0]
+    os.kill(int(docker('inspect', '--format', '{{.State.Pid}}', receiver).stdout), signal.SIGKILL)
+    stack.sql("INSERT INTO events (body) SELECT 'receiver-down' FROM generate_series(1, 20)")
+    assert wait_for(lambda: receiver_caught_up(stack), 60), 'the receiver streaming again did not happen'
+    assert docker('inspect', '--format', '{{.RestartCount}}', receiver).stdout.strip() == '1'
+
+    # Rows only PostgreSQL's data volume and the stream hold: committed after the last archived segment.
+    stack.sql("INSERT INTO events (body) SELECT 'streamed-only' FROM generate_series(1, 30)")
+    expected = [i for i, _at in committed_at(stack)]
+    assert wait_for(lambda: receiver_caught_up(stack), 30), 'the receiver flushing the last commit did not happen'
+    ((newest, archived),) = stack.sql(
+        'SELECT pg_walfile_name(pg_current_wal_flush_lsn()), last_archived_wal FROM pg_stat_archiver'
+    )
+    assert newest > archived, (newest, archived)
+    # The data volume is lost: the server killed, its volume removed.
+    postgres = stack.postgres_container()
+    volume = docker(
+        'inspect',
+        '--format',
+        '{{range .Mounts}}{{if eq .Destination "/var/lib/postgresql/data"}}{{.Name}}{{end}}{{end}}',
+        postgres,
+    ).stdout.strip()
+    docker('rm', '--force', postgres)
+    docker('volume', 'rm', volume)
+
+    run = run_playbook(
+        'playbooks/restore.yml', with_stream(stack, restore_confirm=stack.name), inventory=stack.inventory
+    )
+    assert run.rc == 0, run.failures(stack.name)
+    report = restore_report(run, stack)
+    assert report['streamed_segments'] >= 1 and report['stream_kept'].startswith('before-restore-'), report
+    assert [i for i, _at in committed_at(stack)] == expected
+    # The new timeline streams from its start, into the emptied directory.
+    assert wait_for(lambda: receiver_caught_up(stack), 60), 'the receiver streaming the new timeline did not happen'
+    kept = os.path.join(stack.dir, 'wal-stream', report['stream_kept'])
+    assert os.listdir(kept) and newest in {name.split('.')[0] for name in os.listdir(kept)}
+
+
+def receiver_state(stack):
+    return stack.sql("SELECT state, sync_state FROM pg_stat_replication WHERE application_name = 'wal_receiver'")
+
+
+def test_a_synchronous_stream_has_every_commit_before_it_returns_and_stops_commits_without_it(stack):
+    version = stack.served_version()
+    sync = with_stream(stack, app_version=version, app_postgres_wal_stream_synchronous=True)
+    on = run_playbook('playbooks/site.yml', sync, inventory=stack.inventory)
+    assert on.rc == 0, on.failures(stack.name)
+    assert wait_for(lambda: receiver_state(stack) == [['streaming', 'sync']], 60), receiver_state(stack)
+    # A commit returns once the receiver has flushed it: nothing to wait for afterwards.
+    for _commit in range(20):
+        (flushed,) = stack.sql(
+            "INSERT INTO events (body) VALUES ('sync'); "
+            'SELECT flush_lsn >= pg_current_wal_flush_lsn() FROM pg_stat_replication '
+            "WHERE application_name = 'wal_receiver'"
+        )[-1]
+        assert flushed == 't'
+
+    # The documented cost: with the receiver down, a commit waits (committed locally, not acknowledged).
+    receiver = stack.containers('wal-receiver')[0]
+    docker('stop', receiver)
+    waiting = subprocess.Popen(
+        ['docker', 'exec', stack.postgres_container(), 'psql', '-XAtq', '-U', 'app', '-d', 'app', '-c',
+         "INSERT INTO events (body) VALUES ('waits for the receiver')"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    with pytest.raises(subprocess.TimeoutExpired):
+        waiting.wait(timeout=5)
+    docker('start', receiver)
+    assert waiting.wait(timeout=60) == 0
+    assert stack.sql("SELECT count(*) FROM events WHERE body = 'waits for the receiver'") == [['1']]
+
+
+def test_a_full_stream_disk_stops_the_receiver_not_the_database_and_it_resumes_without_a_gap(stack):
+    small = os.path.join(stack.dir, 'wal-stream-small')
+    os.makedirs(small, exist_ok=True)
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=128m,uid=999,gid=999,mode=0700', 'tmpfs', small], check=True)
+    try:
+        version = stack.served_version()
+        extra = with_stream(stack, app_version=version, app_postgres_wal_stream_path=small)
+        on = run_playbook('playbooks/site.yml', extra, inventory=stack.inventory)
+        assert on.rc == 0, on.failures(stack.name)
+        assert wait_for(lambda: receiver_caught_up(stack), 60), 'the receiver does not stream'
+        receiver = stack.containers('wal-receiver')[0]
+        # Shrunk to what it holds and half a segment: the next segment does not fit.
+        usage = os.statvfs(small)
+        used_mb = (usage.f_blocks - usage.f_bfree) * usage.f_frsize // 2**20
+        subprocess.run(['mount', '-o', 'remount,size=%dm' % (used_mb + 8), small], check=True)
+        # 40 MB of WAL (stored uncompressed): the stream's disk fills, the database goes on.
+        stack.sql('ALTER TABLE events ALTER body SET STORAGE EXTERNAL')
+        stack.sql("INSERT INTO events (body) SELECT repeat('x', 2000) FROM generate_series(1, 20000)")
+        assert wait_for(lambda: 'No space left on device' in docker('logs', receiver).stderr, 60)
+        assert stack.sql('SELECT count(*) FROM events WHERE length(body) = 2000') == [['20000']]
+        # Room again: the receiver catches up from its slot, and the stream has no gap.
+        subprocess.run(['mount', '-o', 'remount,size=256m', small], check=True)
+        assert wait_for(lambda: receiver_caught_up(stack), 120), 'the receiver did not catch up'
+        # Segment numbers (16 MB segments: 256 to a log file), from the names, .partial included.
+        names = [name[:24] for name in os.listdir(small) if name[:24].isalnum()]
+        segments = sorted(int(name[8:16], 16) * 256 + int(name[16:24], 16) for name in names)
+        assert segments == list(range(segments[0], segments[0] + len(segments))), segments
+    finally:
+        run_playbook(
+            'playbooks/site.yml', with_stream(stack, app_version=stack.served_version()), inventory=stack.inventory
+        )
+        subprocess.run(['umount', '--lazy', small], check=False)

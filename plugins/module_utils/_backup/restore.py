@@ -15,7 +15,7 @@ import datetime
 import re
 import time
 
-from . import pgbackrest
+from . import pgbackrest, wal_stream
 from .docker import BackupError, psql, remove_container, run, service_container, wait_postgres
 from .manifest import TABLE_STATS_SQL, compare_tables, read_json, tables_from_rows
 
@@ -118,7 +118,11 @@ def restore(cfg, target_time=None, backup_set=None, keep_current=True, progress=
     argv = pgbackrest.tool_argv(cfg) + ['-v', '%s:%s' % (volume, DATA_MOUNT), '--entrypoint', 'pgbackrest']
     run(argv + [cfg.postgres['image'], '--stanza=%s' % cfg.pgbackrest['stanza']] + args, timeout=cfg.drill_timeout)
     report = dict(chosen, volume=volume, kept=kept, restore_seconds=round(time.time() - started, 3))
+    if wal_stream.path(cfg):
+        report['streamed_segments'] = wal_stream.add_to_restored(cfg, volume, DATA_MOUNT)
     report.update(_recover(cfg, volume, chosen))
+    if wal_stream.path(cfg):
+        report['stream_kept'], _moved = wal_stream.set_aside(cfg)
     return report
 
 
