@@ -461,7 +461,8 @@ GRACEFUL = 'trap "exit 0" TERM; sleep 2; touch /tmp/up; while :; do sleep 0.2; d
 
 def boot_member(box, name, order, *more):
     box.docker(
-        'run', '-d', '--name', name, '--network=none', '--restart=on-failure:5', '--label', '%s=%s' % (BOOT_LABEL, order),
+        'run', '-d', '--name', name, '--network=none', '--restart=on-failure:5',
+        '--label', '%s=%s' % (BOOT_LABEL, order),
         '--health-cmd', 'test -e /tmp/up', '--health-interval', '1s', '--health-retries', '30', *more,
         BASE_IMAGE, 'sh', '-c', GRACEFUL,
     )  # fmt: skip
@@ -530,14 +531,22 @@ def test_the_boot_unit_starts_what_a_clean_engine_stop_left_down_in_order(engine
     engine.restart()
     # The premise: on-failure does not start again what exited 0.
     assert states(engine, names) == {
-        data: 'exited', app: 'exited', edge: 'exited', oneoff: 'exited', created: 'created'
+        data: 'exited',
+        app: 'exited',
+        edge: 'exited',
+        oneoff: 'exited',
+        created: 'created',
     }
     script = [boot['docker_host_boot_script']]
     env = {**os.environ, 'DOCKER_HOST': engine.host, 'AURASPEAK_START_TIMEOUT': '120'}
     started = subprocess.run(script, env=env, capture_output=True, text=True, timeout=180, check=False)
     assert started.returncode == 0, started.stdout + started.stderr
     assert states(engine, names) == {
-        data: 'running', app: 'running', edge: 'running', oneoff: 'exited', created: 'created'
+        data: 'running',
+        app: 'running',
+        edge: 'running',
+        oneoff: 'exited',
+        created: 'created',
     }
     # Each group started once the one before it was healthy.
     started_at = {

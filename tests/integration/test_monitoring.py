@@ -372,11 +372,12 @@ def test_the_boot_script_brings_the_stopped_stack_back_in_order(stack):
     label = 'io.auraspeak.ops.start-order'
     ids = docker('ps', '-q', '--filter', 'label=' + label).stdout.split()
     containers = json.loads(docker('inspect', *ids).stdout)
-    assert {
-        (c['Name'], c['Config']['Labels'][label]) for c in containers
-    } == {(c['Name'], expected_start_order(stack, c)) for c in containers}
+    assert {(c['Name'], c['Config']['Labels'][label]) for c in containers} == {
+        (c['Name'], expected_start_order(stack, c)) for c in containers
+    }
     assert {c['Config']['Labels'].get('com.docker.compose.project') for c in containers} >= {
-        stack.name, stack.monitoring_project
+        stack.name,
+        stack.monitoring_project,
     }
     assert {json.dumps(c['HostConfig']['RestartPolicy'], sort_keys=True) for c in containers} == {
         '{"MaximumRetryCount": 5, "Name": "on-failure"}'

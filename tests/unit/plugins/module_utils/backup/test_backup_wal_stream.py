@@ -51,7 +51,8 @@ def test_setting_aside_moves_the_wal_files_and_nothing_else(tmp_path):
     moved = sh(wal_stream._SET_ASIDE % {'mount': stream, 'segments': wal_stream._SEGMENTS, 'kept': kept})
     assert moved == '3'
     assert sorted(p.name for p in stream.iterdir()) == ['README', 'before-restore-20261201T000000Z', kept]
-    assert sorted(p.name for p in (stream / kept).iterdir()) == sorted(['00000002.history', OLDER, SEGMENT + '.partial'])
+    expected = sorted(['00000002.history', OLDER, SEGMENT + '.partial'])
+    assert sorted(p.name for p in (stream / kept).iterdir()) == expected
 
 
 def test_setting_aside_an_empty_stream_makes_no_directory(tmp_path):
