@@ -526,7 +526,10 @@ def test_the_boot_unit_starts_what_a_clean_engine_stop_left_down_in_order(engine
     boot_member(engine, oneoff, 20, '--label', 'com.docker.compose.oneoff=True')
     engine.docker('create', '--name', created, '--network=none', '--label', BOOT_LABEL + '=20', BASE_IMAGE, 'true')
     engine.docker('stop', oneoff)
-    names = [data, app, edge, oneoff, created]
+    # Another project's container, left out by the script's filter argument.
+    other = 'itest-dh-other-' + tag
+    boot_member(engine, other, 10)
+    names = [data, app, edge, oneoff, created, other]
 
     engine.restart()
     # The premise: on-failure does not start again what exited 0.
@@ -536,8 +539,9 @@ def test_the_boot_unit_starts_what_a_clean_engine_stop_left_down_in_order(engine
         edge: 'exited',
         oneoff: 'exited',
         created: 'created',
+        other: 'exited',
     }
-    script = [boot['docker_host_boot_script']]
+    script = [boot['docker_host_boot_script'], 'name=^itest-dh-boot-']
     env = {**os.environ, 'DOCKER_HOST': engine.host, 'AURASPEAK_START_TIMEOUT': '120'}
     started = subprocess.run(script, env=env, capture_output=True, text=True, timeout=180, check=False)
     assert started.returncode == 0, started.stdout + started.stderr
@@ -547,6 +551,7 @@ def test_the_boot_unit_starts_what_a_clean_engine_stop_left_down_in_order(engine
         edge: 'running',
         oneoff: 'exited',
         created: 'created',
+        other: 'exited',
     }
     # Each group started once the one before it was healthy.
     started_at = {

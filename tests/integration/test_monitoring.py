@@ -370,7 +370,9 @@ def test_the_boot_script_brings_the_stopped_stack_back_in_order(stack):
     # What a host's clean shutdown leaves (each container restarts on-failure:5, so the engine
     # does not start again one that exited 0): every container of the stack stopped.
     label = 'io.auraspeak.ops.start-order'
-    ids = docker('ps', '-q', '--filter', 'label=' + label).stdout.split()
+    # This stack's containers only: other test modules run beside this one on the same engine.
+    ours = 'name=^%s-' % stack.name
+    ids = docker('ps', '-q', '--filter', 'label=' + label, '--filter', ours).stdout.split()
     containers = json.loads(docker('inspect', *ids).stdout)
     assert {(c['Name'], c['Config']['Labels'][label]) for c in containers} == {
         (c['Name'], expected_start_order(stack, c)) for c in containers
@@ -386,7 +388,7 @@ def test_the_boot_script_brings_the_stopped_stack_back_in_order(stack):
 
     script = os.path.join(ROOT, 'roles', 'docker_host', 'files', 'auraspeak-start-containers')
     env = {**ENV, 'AURASPEAK_START_TIMEOUT': '300'}
-    started = subprocess.run([script], env=env, capture_output=True, text=True, timeout=400, check=False)
+    started = subprocess.run([script, ours], env=env, capture_output=True, text=True, timeout=400, check=False)
     assert started.returncode == 0, started.stdout + started.stderr
     groups = [int(line.split()[2].rstrip(':')) for line in started.stdout.splitlines()]
     assert len(groups) == len(ids) and groups == sorted(groups), started.stdout
