@@ -249,6 +249,38 @@ def test_a_drill_never_touches_the_live_database(stack):
     assert stack.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'app%'") == [['1']]
 
 
+def test_a_write_open_while_the_restore_point_is_made_is_counted_as_recovery_brings_it_back(stack):
+    # A transaction that has written and not committed when the backup marks its restore point:
+    # the mark waits for it (SHARE lock), and its row must be both in the counts and in the restore.
+    # Counts read in a snapshot taken before the lock was granted would miss the row recovery replays.
+    writer = subprocess.Popen(
+        ['docker', 'exec', '-i', stack.postgres_container()]
+        + ['psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-U', 'app', '-d', 'app'],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    backup = None
+    try:
+        writer.stdin.write("BEGIN;\nINSERT INTO facts (body) VALUES ('in flight');\nSELECT 'written';\n")
+        writer.stdin.flush()
+        assert writer.stdout.readline().strip() == 'written'
+        command = [os.path.join(stack.bin_dir, 'auraspeak-backup'), '--config', stack.backup_config, 'backup', 'diff']
+        backup = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = "SELECT count(*) FROM pg_locks WHERE mode = 'ShareLock' AND NOT granted"
+        assert wait_for(lambda: stack.sql(waiting) != [['0']], 120), 'the mark waiting for the open write'
+        writer.stdin.write('COMMIT;\n')
+        writer.stdin.close()
+        assert writer.wait(timeout=30) == 0
+        out, err = backup.communicate(timeout=600)
+        assert backup.returncode == 0, (out[-2000:], err[-2000:])
+    finally:
+        for proc in (writer, backup):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    label = json.loads(out)['id']
+    report = cli(stack, 'verify', 'pgbackrest', '--backup', label)[1]
+    assert report['mismatches'] == [] and report['id'] == label, report
+
+
 # -- corrupted backups -------------------------------------------------------------------------
 
 

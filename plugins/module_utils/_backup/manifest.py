@@ -15,19 +15,23 @@ from .docker import BackupError
 
 MANIFEST_FORMAT = 1
 
-# Exact row counts of every user table (count(*) through query_to_xml, so one
-# statement covers all tables) and their on-disk size, which is reported only:
-# a restored table is smaller when the original was bloated.
-TABLE_STATS_SQL = """
-SELECT format('%I.%I', n.nspname, c.relname),
-       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname),
-                                            false, true, '')))[1]::text::bigint,
-       pg_total_relation_size(c.oid)
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r' AND c.relpersistence = 'p'
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
- ORDER BY 1;
-"""
+# Exact row counts of every user table and their on-disk size, which is reported
+# only: a restored table is smaller when the original was bloated. psql's \gexec
+# runs one count(*) per table as a statement of its own, which PostgreSQL plans
+# on its own (a large table counted by parallel workers, or from its index); the
+# rows come out ordered by table name. It needs psql reading stdin, not -c.
+# The tables a manifest counts (pg_class c, pg_namespace n): the project's
+# permanent tables, not the catalogs.
+USER_TABLES = (
+    "c.relkind = 'r' AND c.relpersistence = 'p' "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+)
+TABLE_STATS_SQL = (
+    "SELECT format('SELECT %L, count(*), %s FROM ONLY %I.%I',\n"
+    "              format('%I.%I', n.nspname, c.relname), pg_total_relation_size(c.oid), n.nspname, c.relname)\n"
+    '  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n'
+    ' WHERE ' + USER_TABLES + "\n ORDER BY format('%I.%I', n.nspname, c.relname) \\gexec\n"
+)
 
 # Rows inserted, updated and deleted, as PostgreSQL counts them in the database:
 # what a database rollback measures the writes it would discard by.

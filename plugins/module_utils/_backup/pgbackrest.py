@@ -16,29 +16,47 @@ import time
 
 from .._common.files import write_json
 from .docker import BackupError, psql, run, service_container, throwaway_argv
-from .manifest import TABLE_STATS_SQL, build, read_json, tables_from_rows
+from .manifest import TABLE_STATS_SQL, USER_TABLES, build, read_json, tables_from_rows
 from .owner import pgbackrest_owner, require_own
 
 CONTAINER_CONF = '/etc/pgbackrest'
 CONTAINER_REPO = '/var/lib/pgbackrest'
 
-# Hold writers off for the instant of a named restore point and the row
-# counts: the counts are then exactly what recovery to that point brings back.
+# The restore point and the row counts recovery to it must bring back. Writers
+# are held off (SHARE locks, which wait for open writes to commit) only for the
+# instant the point is written: the repeatable-read snapshot is taken under the
+# locks, and rolling back to the savepoint releases them while the transaction
+# keeps its snapshot, so the counts read exactly the point without blocking
+# writers while they scan. The table list is read before the transaction (a
+# query inside it would take the snapshot before the locks); when a table was
+# created in between, no point is made and the caller tries again.
 _MARK_SQL = """
 SET lock_timeout = '%(lock_timeout)ds';
-BEGIN;
-DO $$ DECLARE tables text; BEGIN
-  SELECT string_agg(format('%%I.%%I', n.nspname, c.relname), ', ') INTO tables
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind = 'r' AND c.relpersistence = 'p'
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%';
-  IF tables IS NOT NULL THEN EXECUTE 'LOCK TABLE ' || tables || ' IN SHARE MODE'; END IF;
-END $$;
+SELECT coalesce(string_agg(format('%%I.%%I', n.nspname, c.relname), ', '), '') AS tables, count(*) > 0 AS any_tables
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE %(user_tables)s \\gset
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SAVEPOINT mark;
+\\if :any_tables
+LOCK TABLE :tables IN SHARE MODE;
+\\endif
+SELECT count(*) = 0 AS all_locked FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE %(user_tables)s AND NOT EXISTS (
+   SELECT 1 FROM pg_locks l
+    WHERE l.relation = c.oid AND l.pid = pg_backend_pid() AND l.mode = 'ShareLock' AND l.granted) \\gset
+\\if :all_locked
 SELECT 'point', pg_create_restore_point('%(point)s');
+\\endif
+ROLLBACK TO SAVEPOINT mark;
+\\if :all_locked
 %(stats)s
+\\endif
 COMMIT;
+\\if :all_locked
 SELECT 'wal', pg_walfile_name(pg_switch_wal());
+\\endif
 """
+_MARK_TRIES = 3
 
 
 def restore_point_name(label):
@@ -145,10 +163,19 @@ def write_manifest(cfg, backup_set, steps):
     container = cfg.live_postgres()
     sql = _MARK_SQL % {
         'point': restore_point_name(label),
+        'user_tables': USER_TABLES,
         'stats': TABLE_STATS_SQL.strip(),
         'lock_timeout': int(cfg.pgbackrest.get('lock_timeout', 60)),
     }
-    rows = psql(container, cfg.postgres['user'], cfg.postgres['db'], sql)
+    for _try in range(_MARK_TRIES):
+        rows = psql(container, cfg.postgres['user'], cfg.postgres['db'], sql)
+        if any(row[0] == 'point' for row in rows):
+            break
+    else:
+        raise BackupError(
+            'tables were created while the restore point of set %s was being made, %d times in a row: '
+            'run the backup again when no migration runs' % (label, _MARK_TRIES)
+        )
     wal = next(row[1] for row in rows if row[0] == 'wal')
     tables = tables_from_rows(row for row in rows if row[0] not in ('point', 'wal'))
     manifest = build(
