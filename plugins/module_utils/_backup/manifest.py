@@ -15,18 +15,23 @@ from .docker import BackupError
 
 MANIFEST_FORMAT = 1
 
-# Exact row counts of every user table and their on-disk size, which is reported
-# only: a restored table is smaller when the original was bloated. psql's \gexec
-# runs one count(*) per table as a statement of its own, which PostgreSQL plans
-# on its own (a large table counted by parallel workers, or from its index); the
-# rows come out ordered by table name. It needs psql reading stdin, not -c.
 # The tables a manifest counts (pg_class c, pg_namespace n): the project's
 # permanent tables, not the catalogs.
 USER_TABLES = (
     "c.relkind = 'r' AND c.relpersistence = 'p' "
     "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
 )
+
+# Exact row counts of every user table and their on-disk size, which is reported
+# only: a restored table is smaller when the original was bloated. psql's \gexec
+# runs one count(*) per table as a statement of its own, so each is planned for
+# its table (an index-only scan where the visibility map allows), and the rows
+# come out ordered by table name; it needs psql reading stdin, not -c. One
+# backend and no JIT: PostgreSQL cannot see the container's CPU limit
+# (app_postgres_cpus, 1 by default), under which parallel workers made a count
+# slower, and the counts should not take CPU from the app's queries.
 TABLE_STATS_SQL = (
+    'SET max_parallel_workers_per_gather = 0;\nSET jit = off;\n'
     "SELECT format('SELECT %L, count(*), %s FROM ONLY %I.%I',\n"
     "              format('%I.%I', n.nspname, c.relname), pg_total_relation_size(c.oid), n.nspname, c.relname)\n"
     '  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n'

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import time
 
@@ -142,18 +143,42 @@ def take_backup(cfg, backup_type, steps=None):
     """
     steps = [] if steps is None else steps
     started = time.time()
-    backup_sets(cfg, live=True)  # refuses a stanza another writer uses
-    live_exec(cfg, ['--type=%s' % backup_type, '--annotation=owner=%s' % cfg.owner, 'backup'])
+    before = backup_sets(cfg, live=True)  # refuses a stanza another writer uses
+    steps.append({'step': 'stanza check', 'seconds': round(time.time() - started, 3)})
+    started = time.time()
+    _rc, out, err = live_exec(cfg, ['--type=%s' % backup_type, '--annotation=owner=%s' % cfg.owner, 'backup'])
+    new_set = set_from_backup_log(out + err) or _newest_listed(cfg)
+    steps.append({'step': 'backup', 'seconds': round(time.time() - started, 3)})
+    write_manifest(cfg, new_set, steps)
+    started = time.time()
+    remaining = expire(cfg, before + [new_set])
+    steps.append({'step': 'expire', 'seconds': round(time.time() - started, 3)})
+    newest = remaining[-1] if remaining else {}
+    if newest.get('label') != new_set['label']:
+        raise BackupError(
+            'pgBackRest lists %s as its newest set, not the backup it just took (%s)'
+            % (newest.get('label', 'no set'), new_set['label'])
+        )
+    return new_set['label'], newest['info']['repository']['delta']
+
+
+_SET_TYPES = {'F': 'full', 'D': 'diff', 'I': 'incr'}
+
+
+def set_from_backup_log(log):
+    """The set a backup made, from its console log (log-level-console=info): {'label', 'type'}, or None."""
+    labels = re.findall(r'new backup label = (\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)\b', log)
+    if len(labels) != 1:
+        return None
+    return {'label': labels[0], 'type': _SET_TYPES[labels[0][-1]]}
+
+
+def _newest_listed(cfg):
+    """The newest set as pgBackRest lists it: for a log without the label (a console log level set lower)."""
     sets = backup_sets(cfg, live=True)
     if not sets:
         raise BackupError('pgBackRest reported success but lists no backup set')
-    newest = sets[-1]
-    steps.append({'step': 'backup', 'seconds': round(time.time() - started, 3)})
-    write_manifest(cfg, newest, steps)
-    started = time.time()
-    expire(cfg, sets)
-    steps.append({'step': 'expire', 'seconds': round(time.time() - started, 3)})
-    return newest['label'], newest['info']['repository']['delta']
+    return sets[-1]
 
 
 def write_manifest(cfg, backup_set, steps):
@@ -236,13 +261,18 @@ def fulls_to_keep(sets, retention_full, verified_label):
 
 
 def expire(cfg, sets):
-    """Expire by retention, keeping the last verified set; drop the manifests of the sets that went."""
+    """Expire by retention, keeping the last verified set; drop the manifests of the sets that went.
+
+    Returns the sets that remain, oldest first.
+    """
     keep = fulls_to_keep(sets, int(cfg.pgbackrest['retention_full']), cfg.state.verified('pgbackrest'))
     live_exec(cfg, ['--repo1-retention-full=%d' % keep, 'expire'], timeout=600)
-    remaining = {s['label'] for s in backup_sets(cfg, live=True)}
+    remaining = backup_sets(cfg, live=True)
+    labels = {s['label'] for s in remaining}
     for name in os.listdir(manifest_dir(cfg)) if os.path.isdir(manifest_dir(cfg)) else []:
-        if name.endswith('.json') and name[: -len('.json')] not in remaining:
+        if name.endswith('.json') and name[: -len('.json')] not in labels:
             os.unlink(os.path.join(manifest_dir(cfg), name))
+    return remaining
 
 
 def verify_repository(cfg):

@@ -218,3 +218,28 @@ def test_tool_argv_writable_detached_and_without_local_repository():
     argv = pgbackrest.tool_argv(cfg(repo_path=None))
     assert argv[-2:] == ['-v', '/etc/auraspeak/auraspeak/backup/pgbackrest:/etc/pgbackrest:ro']
     assert not any(a.endswith(':/var/lib/pgbackrest') or a.endswith(':/var/lib/pgbackrest:ro') for a in argv)
+
+
+# The console log of `pgbackrest backup` (log-level-console=info) names the set it made.
+BACKUP_LOG = """2026-12-05 21:49:54.076 P00   INFO: backup command begin 2.45: --annotation=owner=auraspeak@host1 ...
+2026-12-05 21:49:58.912 P00   INFO: new backup label = %s
+2026-12-05 21:49:58.990 P00   INFO: full backup size = 1.1GB, file total = 1290
+2026-12-05 21:49:59.001 P00   INFO: backup command end: completed successfully (4926ms)
+"""
+
+
+@pytest.mark.parametrize('label, kind', [(F1, 'full'), (D1, 'diff'), (I1, 'incr')])
+def test_the_new_set_is_read_from_the_backup_log(label, kind):
+    assert pgbackrest.set_from_backup_log(BACKUP_LOG % label) == {'label': label, 'type': kind}
+
+
+@pytest.mark.parametrize(
+    'log',
+    [
+        '2026-12-05 21:49:59.001 P00   INFO: backup command end: completed successfully',  # a lower log level
+        BACKUP_LOG % F1 + BACKUP_LOG % F2,  # two labels: which one is ours is not known
+        BACKUP_LOG % 'not-a-label',
+    ],
+)
+def test_a_log_without_exactly_one_label_names_no_set(log):
+    assert pgbackrest.set_from_backup_log(log) is None
