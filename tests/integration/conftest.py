@@ -11,6 +11,7 @@ life cycles rely on it). Modules that may run at the same time therefore use
 names of their own (containers, networks, images, ports, namespaces).
 """
 
+import collections
 import subprocess
 
 PREFIXES = ('itest-',)
@@ -19,6 +20,23 @@ IMAGE_REPOSITORIES = ('itest-imgbuild/*',)
 
 def _docker(*args):
     return subprocess.run(['docker', *args], capture_output=True, text=True, check=False, timeout=300).stdout.split()
+
+
+# Seconds per module (setup, call and teardown of its tests), summed where the
+# reports arrive (the controller under xdist): what decides how the two workers
+# share the modules, and which module sets the run's length.
+MODULE_SECONDS = collections.Counter()
+
+
+def pytest_runtest_logreport(report):
+    MODULE_SECONDS[report.nodeid.split('::')[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MODULE_SECONDS:
+        terminalreporter.section('seconds per module')
+        for module, seconds in MODULE_SECONDS.most_common():
+            terminalreporter.write_line('%8.1f  %s' % (seconds, module))
 
 
 def pytest_sessionstart(session):

@@ -414,15 +414,31 @@ def receiver_caught_up(stack):
     return rows == [['t']]
 
 
-def test_the_stream_brings_back_commits_the_archive_never_got(stack):
-    version = stack.served_version()
-    on = run_verbose('playbooks/site.yml', with_stream(stack, app_version=version), inventory=stack.inventory)
+@pytest.fixture(scope='module')
+def stream_dir(stack):
+    """The stream's directory, a tmpfs of its own so that a test can fill it up; for the whole module."""
+    path = os.path.join(stack.dir, 'wal-stream')
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256m,uid=999,gid=999,mode=0700', 'tmpfs', path], check=True)
+    yield path
+    subprocess.run(['umount', '--lazy', path], check=False)
+
+
+@pytest.fixture(scope='module')
+def streaming(stack, stream_dir):
+    """site.yml once with the receiver on, asynchronous: the stream tests share it."""
+    on = run_verbose(
+        'playbooks/site.yml', with_stream(stack, app_version=stack.served_version()), inventory=stack.inventory
+    )
     assert on.returncode == 0, on.stdout[-4000:]
     assert leaked(on, BACKUP_SECRETS) == []
     assert wait_for(lambda: receiver_caught_up(stack), 60), 'the receiver streaming did not happen'
+    return stream_dir
 
+
+def test_the_stream_brings_back_commits_the_archive_never_got(stack, streaming):
     # Complete segments older than the last archived one are in the archive: the receiver prunes them.
-    stream = os.path.join(stack.dir, 'wal-stream')
+    stream = streaming
     for _switch in range(2):
         stack.backup_cli('archive-now')
     archived = last_archived(stack)
@@ -469,15 +485,40 @@ def test_the_stream_brings_back_commits_the_archive_never_got(stack):
     assert [i for i, _at in committed_at(stack)] == expected
     # The new timeline streams from its start, into the emptied directory.
     assert wait_for(lambda: receiver_caught_up(stack), 60), 'the receiver streaming the new timeline did not happen'
-    kept = os.path.join(stack.dir, 'wal-stream', report['stream_kept'])
+    kept = os.path.join(stream, report['stream_kept'])
     assert os.listdir(kept) and newest in {name.split('.')[0] for name in os.listdir(kept)}
+
+
+def test_a_full_stream_disk_stops_the_receiver_not_the_database_and_it_resumes_without_a_gap(stack, streaming):
+    small = streaming
+    try:
+        assert wait_for(lambda: receiver_caught_up(stack), 60), 'the receiver does not stream'
+        receiver = stack.containers('wal-receiver')[0]
+        # Shrunk to what it holds and half a segment: the next segment does not fit.
+        usage = os.statvfs(small)
+        used_mb = (usage.f_blocks - usage.f_bfree) * usage.f_frsize // 2**20
+        subprocess.run(['mount', '-o', 'remount,size=%dm' % (used_mb + 8), small], check=True)
+        # 40 MB of WAL (stored uncompressed): the stream's disk fills, the database goes on.
+        stack.sql('ALTER TABLE events ALTER body SET STORAGE EXTERNAL')
+        stack.sql("INSERT INTO events (body) SELECT repeat('x', 2000) FROM generate_series(1, 20000)")
+        assert wait_for(lambda: 'No space left on device' in docker('logs', receiver).stderr, 60)
+        assert stack.sql('SELECT count(*) FROM events WHERE length(body) = 2000') == [['20000']]
+        # Room again: the receiver catches up from its slot, and the stream has no gap.
+        subprocess.run(['mount', '-o', 'remount,size=256m', small], check=True)
+        assert wait_for(lambda: receiver_caught_up(stack), 120), 'the receiver did not catch up'
+        # Segment numbers (16 MB segments: 256 to a log file), from the names, .partial included.
+        names = [name[:24] for name in os.listdir(small) if name[:24].isalnum()]
+        segments = sorted(int(name[8:16], 16) * 256 + int(name[16:24], 16) for name in names)
+        assert segments == list(range(segments[0], segments[0] + len(segments))), segments
+    finally:
+        subprocess.run(['mount', '-o', 'remount,size=256m', small], check=False)
 
 
 def receiver_state(stack):
     return stack.sql("SELECT state, sync_state FROM pg_stat_replication WHERE application_name = 'wal_receiver'")
 
 
-def test_a_synchronous_stream_has_every_commit_before_it_returns_and_stops_commits_without_it(stack):
+def test_a_synchronous_stream_has_every_commit_before_it_returns_and_stops_commits_without_it(stack, stream_dir):
     version = stack.served_version()
     sync = with_stream(stack, app_version=version, app_postgres_wal_stream_synchronous=True)
     on = run_playbook('playbooks/site.yml', sync, inventory=stack.inventory)
@@ -505,35 +546,3 @@ def test_a_synchronous_stream_has_every_commit_before_it_returns_and_stops_commi
     docker('start', receiver)
     assert waiting.wait(timeout=60) == 0
     assert stack.sql("SELECT count(*) FROM events WHERE body = 'waits for the receiver'") == [['1']]
-
-
-def test_a_full_stream_disk_stops_the_receiver_not_the_database_and_it_resumes_without_a_gap(stack):
-    small = os.path.join(stack.dir, 'wal-stream-small')
-    os.makedirs(small, exist_ok=True)
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=128m,uid=999,gid=999,mode=0700', 'tmpfs', small], check=True)
-    try:
-        version = stack.served_version()
-        extra = with_stream(stack, app_version=version, app_postgres_wal_stream_path=small)
-        on = run_playbook('playbooks/site.yml', extra, inventory=stack.inventory)
-        assert on.rc == 0, on.failures(stack.name)
-        assert wait_for(lambda: receiver_caught_up(stack), 60), 'the receiver does not stream'
-        receiver = stack.containers('wal-receiver')[0]
-        # Shrunk to what it holds and half a segment: the next segment does not fit.
-        usage = os.statvfs(small)
-        used_mb = (usage.f_blocks - usage.f_bfree) * usage.f_frsize // 2**20
-        subprocess.run(['mount', '-o', 'remount,size=%dm' % (used_mb + 8), small], check=True)
-        # 40 MB of WAL (stored uncompressed): the stream's disk fills, the database goes on.
-        stack.sql('ALTER TABLE events ALTER body SET STORAGE EXTERNAL')
-        stack.sql("INSERT INTO events (body) SELECT repeat('x', 2000) FROM generate_series(1, 20000)")
-        assert wait_for(lambda: 'No space left on device' in docker('logs', receiver).stderr, 60)
-        assert stack.sql('SELECT count(*) FROM events WHERE length(body) = 2000') == [['20000']]
-        # Room again: the receiver catches up from its slot, and the stream has no gap.
-        subprocess.run(['mount', '-o', 'remount,size=256m', small], check=True)
-        assert wait_for(lambda: receiver_caught_up(stack), 120), 'the receiver did not catch up'
-        # Segment numbers (16 MB segments: 256 to a log file), from the names, .partial included.
-        names = [name[:24] for name in os.listdir(small) if name[:24].isalnum()]
-        segments = sorted(int(name[8:16], 16) * 256 + int(name[16:24], 16) for name in names)
-        assert segments == list(range(segments[0], segments[0] + len(segments))), segments
-    finally:
-        # The module's last test: the stack is removed next, so its stream stays here until then.
-        subprocess.run(['umount', '--lazy', small], check=False)
