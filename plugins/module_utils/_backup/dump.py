@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-import calendar
 import os
 import re
 import subprocess
 import time
 
+from .._common.clock import parse_stamp, utc_stamp
 from .._common.files import write_json
 from .docker import BackupError, psql, psql_argv, run, throwaway_argv, wait_postgres
 from .manifest import (
@@ -46,7 +46,7 @@ def parse_name(name):
 
 def taken_at(path):
     """When a dump was taken (its name's UTC stamp), as a time.time() value."""
-    return calendar.timegm(time.strptime(parse_name(os.path.basename(path))['stamp'], '%Y%m%dT%H%M%SZ'))
+    return parse_stamp(parse_name(os.path.basename(path))['stamp'])
 
 
 def is_scheduled(identifier):
@@ -117,7 +117,7 @@ def _new_path(directory, project, tag):
     lock, so no other job takes the name meanwhile).
     """
     while True:
-        stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
+        stamp = utc_stamp()
         path = os.path.join(directory, dump_name(project, stamp, tag))
         taken = [n for n in os.listdir(directory) if n.startswith('%s-%s' % (project, stamp))]
         if not taken:

@@ -15,8 +15,9 @@ import datetime
 import re
 import time
 
+from .._common.clock import utc_stamp
 from . import pgbackrest, wal_stream
-from .docker import BackupError, psql, remove_container, run, service_container, wait_postgres
+from .docker import BackupError, psql, remove_container, run, service_container, throwaway_argv, wait_postgres
 from .manifest import TABLE_STATS_SQL, compare_tables, read_json, tables_from_rows
 
 DATA_MOUNT = '/var/lib/postgresql/data'
@@ -122,7 +123,7 @@ def restore(cfg, target_time=None, backup_set=None, keep_current=True, progress=
         report['streamed_segments'] = wal_stream.add_to_restored(cfg, volume, DATA_MOUNT)
     report.update(_recover(cfg, volume, chosen))
     if wal_stream.path(cfg):
-        report['stream_kept'], _moved = wal_stream.set_aside(cfg)
+        report['stream_kept'] = wal_stream.set_aside(cfg)
     return report
 
 
@@ -153,27 +154,11 @@ def _set_current_aside(cfg, volume, keep_current):
                 volume,
             ]
         )
-    kept = KEPT_PREFIX + time.strftime('%Y%m%dT%H%M%SZ', time.gmtime()) if keep_current else None
+    kept = KEPT_PREFIX + utc_stamp() if keep_current else None
     step = 'mv pgdata %s' % kept if kept else 'rm -rf pgdata'
     script = 'cd %s && if [ -e pgdata ]; then %s; else echo none; fi' % (DATA_MOUNT, step)
-    _rc, out, _err = run(
-        [
-            'docker',
-            'run',
-            '--rm',
-            '--user',
-            '999:999',
-            '--network',
-            'none',
-            '-v',
-            '%s:%s' % (volume, DATA_MOUNT),
-            '--entrypoint',
-            'sh',
-            cfg.postgres['image'],
-            '-c',
-            script,
-        ]
-    )
+    argv = throwaway_argv(cfg.project) + ['-v', '%s:%s' % (volume, DATA_MOUNT), '--entrypoint', 'sh']
+    _rc, out, _err = run(argv + [cfg.postgres['image'], '-c', script])
     return None if out.strip() == 'none' else kept
 
 

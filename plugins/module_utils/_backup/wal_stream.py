@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-import time
-
+from .._common.clock import utc_stamp
 from .docker import run, throwaway_argv
 
 MOUNT = '/wal-stream'
@@ -46,9 +45,9 @@ def add_to_restored(cfg, volume, data_mount):
 
 
 def set_aside(cfg):
-    """Move the stream's files into before-restore-<time>/ beside it; returns that name and how many moved."""
-    kept = KEPT_PREFIX + time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
+    """Move the stream's files into before-restore-<time>/ beside it; returns that name, None when it was empty."""
+    kept = KEPT_PREFIX + utc_stamp()
     script = _SET_ASIDE % {'mount': MOUNT, 'segments': _SEGMENTS, 'kept': kept}
     argv = throwaway_argv(cfg.project) + ['-v', '%s:%s' % (path(cfg), MOUNT)]
     moved = int(run(argv + ['--entrypoint', 'sh', cfg.postgres['image'], '-c', script])[1].strip())
-    return (kept if moved else None), moved
+    return kept if moved else None
