@@ -194,15 +194,29 @@ def backup_times(stack, runs, scratch):
             ('auraspeak-backup backup dump', lambda: stack.backup_cli('backup', 'dump', timeout=3600)),
         ],
     )
-    full_steps = stack.backup_cli('backup', 'full', timeout=3600)[1]['steps']
+    stack.backup_cli('backup', 'full', timeout=3600)  # a warm-up, as the baseline's first run has the dump's
+    steps = []
+
+    def ours():
+        steps.append(stack.backup_cli('backup', 'full', timeout=3600)[1]['steps'])
+
     full = compare(
         runs,
         [
             ('pgbackrest backup --type=full + expire (baseline)', lambda: raw_pgbackrest_full(stack)),
-            ('auraspeak-backup backup full', lambda: stack.backup_cli('backup', 'full', timeout=3600)),
+            ('auraspeak-backup backup full', ours),
         ],
     )
-    return {'dump': dump, 'pgbackrest_full': full, 'pgbackrest_full_steps': full_steps}
+    return {'dump': dump, 'pgbackrest_full': full, 'pgbackrest_full_steps': step_medians(steps)}
+
+
+def step_medians(runs):
+    """Where a command's time goes: each step's median seconds over the runs, and every run's."""
+    names = [step['step'] for step in runs[0]]
+    seconds = {name: [step['seconds'] for run in runs for step in run if step['step'] == name] for name in names}
+    return {
+        name: {'median_s': round(statistics.median(values), 3), 'runs_s': values} for name, values in seconds.items()
+    }
 
 
 def drill_times(stack, runs):

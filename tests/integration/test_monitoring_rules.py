@@ -14,8 +14,11 @@ description, and is covered by a test case where it fires and one where it must 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import jinja2
@@ -206,3 +209,77 @@ def test_promtool_check_rules(promtool, rules_dir, group):
 def test_promtool_unit_tests(promtool, rules_dir, group):
     result = promtool(rules_dir, 'test', 'rules', '/tests/%s.test.yml' % group)
     assert result.returncode == 0, output(result)
+
+
+# --------------------------------------------------------------------------
+# The series the rules read exist: the postgres exporter against a real PostgreSQL
+# --------------------------------------------------------------------------
+
+POSTGRES_IMAGE = 'auraspeak-offline/postgres:15'
+EXPORTER_IMAGE = 'auraspeak-offline/postgres-exporter:0.11'
+CONTRACT = 'itest-rules-pg'  # network and container prefix (conftest removes leftovers)
+
+
+def docker(*args: str) -> str:
+    result = subprocess.run(['docker', *args], capture_output=True, text=True, check=False, timeout=DOCKER_TIMEOUT)
+    assert result.returncode == 0, (args, result.stderr)
+    return result.stdout.strip()
+
+
+def scrape_at(address: str, wanted: str, timeout: float = 60) -> str:
+    """The exporter's metrics once they hold the wanted text (or at the timeout): it starts before it answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen('http://%s:9187/metrics' % address, timeout=10) as response:
+                text = response.read().decode()
+            if wanted in text or time.monotonic() > deadline:
+                return text
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def exporter_metrics(promtool):
+    """The exporter's metrics for a PostgreSQL that has the WAL receiver's slot (app_postgres_wal_stream)."""
+    for image in (POSTGRES_IMAGE, EXPORTER_IMAGE):
+        if subprocess.run(['docker', 'image', 'inspect', image], capture_output=True, check=False).returncode:
+            pytest.skip('image %s is missing: build it with `make images`' % image)
+    subprocess.run(['docker', 'rm', '--force', CONTRACT + '-db', CONTRACT + '-exporter'], capture_output=True)
+    subprocess.run(['docker', 'network', 'rm', CONTRACT], capture_output=True)
+    docker('network', 'create', CONTRACT)
+    try:
+        docker('run', '--detach', '--name', CONTRACT + '-db', '--network', CONTRACT, '--shm-size', '64m',
+               '-e', 'POSTGRES_USER=app', '-e', 'POSTGRES_PASSWORD=contract', POSTGRES_IMAGE)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while subprocess.run(['docker', 'exec', CONTRACT + '-db', 'pg_isready', '-U', 'app', '-h', '127.0.0.1'],
+                             capture_output=True).returncode:  # fmt: skip
+            assert time.monotonic() < deadline, 'PostgreSQL did not start'
+            time.sleep(0.5)
+        docker('exec', CONTRACT + '-db', 'psql', '-XAtq', '-U', 'app', '-c',
+               "SELECT pg_create_physical_replication_slot('auraspeak_wal_stream', true)")  # fmt: skip
+        # As the monitoring role runs it: the address, then the user and the password apart (the role
+        # hands the password over as a file).
+        docker('run', '--detach', '--name', CONTRACT + '-exporter', '--network', CONTRACT,
+               '-e', 'DATA_SOURCE_URI=%s-db:5432/app?sslmode=disable' % CONTRACT,
+               '-e', 'DATA_SOURCE_USER=app', '-e', 'DATA_SOURCE_PASS=contract', EXPORTER_IMAGE)  # fmt: skip
+        address = docker('inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+                         CONTRACT + '-exporter')  # fmt: skip
+        yield scrape_at(address, 'slot_name="auraspeak_wal_stream"')
+    finally:
+        subprocess.run(['docker', 'rm', '--force', CONTRACT + '-db', CONTRACT + '-exporter'], capture_output=True)
+        subprocess.run(['docker', 'network', 'rm', CONTRACT], capture_output=True)
+
+
+def test_every_postgres_series_the_rules_read_is_one_the_exporter_exports(alerts, exporter_metrics):
+    read = {name for rule in alerts.values() for name in re.findall(r'\b(pg_[a-z_]+)\{', rule['expr'])}
+    assert {'pg_up', 'pg_replication_slots_active', 'pg_replication_slots_pg_wal_lsn_diff'} <= read
+    exported = set(re.findall(r'^(pg_[a-z_]+)[{ ]', exporter_metrics, re.M))
+    assert read <= exported, sorted(read - exported)
+    # The slot's series carry the label the rules select on, and an unused slot reads inactive.
+    assert (
+        'pg_replication_slots_active{database="",server="%s-db:5432",slot_name="auraspeak_wal_stream"} 0' % (CONTRACT)
+        in exporter_metrics.splitlines()
+    )

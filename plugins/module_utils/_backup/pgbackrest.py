@@ -30,9 +30,15 @@ CONTAINER_REPO = '/var/lib/pgbackrest'
 # keeps its snapshot, so the counts read exactly the point without blocking
 # writers while they scan. The table list is read before the transaction (a
 # query inside it would take the snapshot before the locks); when a table was
-# created in between, no point is made and the caller tries again.
+# created in between, no point is made and the caller tries again. SHARE also
+# waits for an autovacuum of the table, which PostgreSQL cancels once the waiter
+# has waited deadlock_timeout (1 s by default): a superuser's session waits 0.1 s.
 _MARK_SQL = """
 SET lock_timeout = '%(lock_timeout)ds';
+SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user \\gset
+\\if :superuser
+SET deadlock_timeout = '100ms';
+\\endif
 SELECT coalesce(string_agg(format('%%I.%%I', n.nspname, c.relname), ', '), '') AS tables, count(*) > 0 AS any_tables
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE %(user_tables)s \\gset
