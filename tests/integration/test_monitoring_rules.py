@@ -247,15 +247,17 @@ def exporter_metrics(promtool):
     for image in (POSTGRES_IMAGE, EXPORTER_IMAGE):
         if subprocess.run(['docker', 'image', 'inspect', image], capture_output=True, check=False).returncode:
             pytest.skip('image %s is missing: build it with `make images`' % image)
-    subprocess.run(['docker', 'rm', '--force', CONTRACT + '-db', CONTRACT + '-exporter'], capture_output=True)
-    subprocess.run(['docker', 'network', 'rm', CONTRACT], capture_output=True)
+    subprocess.run(
+        ['docker', 'rm', '--force', CONTRACT + '-db', CONTRACT + '-exporter'], capture_output=True, check=False
+    )
+    subprocess.run(['docker', 'network', 'rm', CONTRACT], capture_output=True, check=False)
     docker('network', 'create', CONTRACT)
     try:
         docker('run', '--detach', '--name', CONTRACT + '-db', '--network', CONTRACT, '--shm-size', '64m',
                '-e', 'POSTGRES_USER=app', '-e', 'POSTGRES_PASSWORD=contract', POSTGRES_IMAGE)  # fmt: skip
         deadline = time.monotonic() + 120
         while subprocess.run(['docker', 'exec', CONTRACT + '-db', 'pg_isready', '-U', 'app', '-h', '127.0.0.1'],
-                             capture_output=True).returncode:  # fmt: skip
+                             capture_output=True, check=False).returncode:  # fmt: skip
             assert time.monotonic() < deadline, 'PostgreSQL did not start'
             time.sleep(0.5)
         docker('exec', CONTRACT + '-db', 'psql', '-XAtq', '-U', 'app', '-c',
@@ -269,8 +271,10 @@ def exporter_metrics(promtool):
                          CONTRACT + '-exporter')  # fmt: skip
         yield scrape_at(address, 'slot_name="auraspeak_wal_stream"')
     finally:
-        subprocess.run(['docker', 'rm', '--force', CONTRACT + '-db', CONTRACT + '-exporter'], capture_output=True)
-        subprocess.run(['docker', 'network', 'rm', CONTRACT], capture_output=True)
+        subprocess.run(
+            ['docker', 'rm', '--force', CONTRACT + '-db', CONTRACT + '-exporter'], capture_output=True, check=False
+        )
+        subprocess.run(['docker', 'network', 'rm', CONTRACT], capture_output=True, check=False)
 
 
 def test_every_postgres_series_the_rules_read_is_one_the_exporter_exports(alerts, exporter_metrics):
