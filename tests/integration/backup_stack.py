@@ -103,10 +103,13 @@ class BackupStack(Stack):
 
     # -- the backup command and its state ------------------------------------------
 
+    def cli_argv(self, *args, config=None):
+        """The command line of auraspeak-backup as the role installed it (the stack's config, or another)."""
+        return [os.path.join(self.bin_dir, 'auraspeak-backup'), '--config', config or self.backup_config, *args]
+
     def backup_cli(self, *args, check=True, timeout=900):
         """auraspeak-backup as the role installed it; returns (rc, parsed JSON output)."""
-        command = [os.path.join(self.bin_dir, 'auraspeak-backup'), '--config', self.backup_config, *args]
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(self.cli_argv(*args), capture_output=True, text=True, timeout=timeout, check=False)
         data = json.loads(proc.stdout) if proc.stdout.strip() else None
         if check:
             assert proc.returncode == 0, (args, proc.stdout[-2000:], proc.stderr[-2000:])

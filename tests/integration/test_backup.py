@@ -263,8 +263,9 @@ def test_a_write_open_while_the_restore_point_is_made_is_counted_as_recovery_bri
         writer.stdin.write("BEGIN;\nINSERT INTO facts (body) VALUES ('in flight');\nSELECT 'written';\n")
         writer.stdin.flush()
         assert writer.stdout.readline().strip() == 'written'
-        command = [os.path.join(stack.bin_dir, 'auraspeak-backup'), '--config', stack.backup_config, 'backup', 'diff']
-        backup = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        backup = subprocess.Popen(
+            stack.cli_argv('backup', 'diff'), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         waiting = "SELECT count(*) FROM pg_locks WHERE mode = 'ShareLock' AND NOT granted"
         assert wait_for(lambda: stack.sql(waiting) != [['0']], 120), 'the mark waiting for the open write'
         writer.stdin.write('COMMIT;\n')
@@ -414,8 +415,7 @@ def test_a_killed_backup_is_recorded_failed_and_leaves_no_dump_that_looks_good(s
     )
     dumps_dir = os.path.join(stack.backup_root, 'dumps')
     before = stack.dumps()
-    command = [os.path.join(stack.bin_dir, 'auraspeak-backup'), '--config', stack.backup_config, 'backup', 'dump']
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(stack.cli_argv('backup', 'dump'), stdout=subprocess.DEVNULL, start_new_session=True)
     try:
         assert wait_for(
             lambda: any(
@@ -497,8 +497,9 @@ def another_writer(stack, tmp_path, restic_host=None):
 
 
 def cli_as(stack, config, *args):
-    command = [os.path.join(stack.bin_dir, 'auraspeak-backup'), '--config', config, *args]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    proc = subprocess.run(
+        stack.cli_argv(*args, config=config), capture_output=True, text=True, timeout=900, check=False
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 

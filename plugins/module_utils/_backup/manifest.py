@@ -15,11 +15,12 @@ from .docker import BackupError
 
 MANIFEST_FORMAT = 1
 
-# The tables a manifest counts (pg_class c, pg_namespace n): the project's
-# permanent tables, not the catalogs.
+# The tables a manifest counts, as pg_class c with its pg_namespace n: the
+# project's permanent tables, not the catalogs. Queries read FROM it.
 USER_TABLES = (
-    "c.relkind = 'r' AND c.relpersistence = 'p' "
-    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+    'pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace'
+    " WHERE c.relkind = 'r' AND c.relpersistence = 'p'"
+    " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
 )
 
 # Exact row counts of every user table and their on-disk size, which is reported
@@ -34,8 +35,7 @@ TABLE_STATS_SQL = (
     'SET max_parallel_workers_per_gather = 0;\nSET jit = off;\n'
     "SELECT format('SELECT %L, count(*), %s FROM ONLY %I.%I',\n"
     "              format('%I.%I', n.nspname, c.relname), pg_total_relation_size(c.oid), n.nspname, c.relname)\n"
-    '  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n'
-    ' WHERE ' + USER_TABLES + "\n ORDER BY format('%I.%I', n.nspname, c.relname) \\gexec\n"
+    '  FROM ' + USER_TABLES + "\n ORDER BY format('%I.%I', n.nspname, c.relname) \\gexec\n"
 )
 
 # Rows inserted, updated and deleted, as PostgreSQL counts them in the database:

@@ -40,15 +40,13 @@ SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user \\gset
 SET deadlock_timeout = '100ms';
 \\endif
 SELECT coalesce(string_agg(format('%%I.%%I', n.nspname, c.relname), ', '), '') AS tables, count(*) > 0 AS any_tables
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE %(user_tables)s \\gset
+  FROM %(user_tables)s \\gset
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SAVEPOINT mark;
 \\if :any_tables
 LOCK TABLE :tables IN SHARE MODE;
 \\endif
-SELECT count(*) = 0 AS all_locked FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE %(user_tables)s AND NOT EXISTS (
+SELECT count(*) = 0 AS all_locked FROM %(user_tables)s AND NOT EXISTS (
    SELECT 1 FROM pg_locks l
     WHERE l.relation = c.oid AND l.pid = pg_backend_pid() AND l.mode = 'ShareLock' AND l.granted) \\gset
 \\if :all_locked
