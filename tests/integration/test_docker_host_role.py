@@ -204,7 +204,8 @@ def test_auto_mode_without_systemd_reports_and_touches_nothing(tmp_path, playboo
 
 
 SYSTEM_PYTHON = '/usr/bin/python3'
-REQUESTS_PACKAGE = 'python3-requests'
+SDK_PACKAGE = 'python3-docker'  # brings python3-requests
+PACKAGES = (SDK_PACKAGE, 'python3-requests')
 
 
 def package_installed(name):
@@ -212,51 +213,63 @@ def package_installed(name):
     return status.stdout.strip() == 'install ok installed'
 
 
-def imports_requests(python):
-    return subprocess.run([python, '-c', 'import requests'], capture_output=True, check=False).returncode == 0
+def imports(python, *modules):
+    argv = [python, '-c', 'import ' + ', '.join(modules)]
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
 
 
 @pytest.fixture
-def system_python_without_requests():
-    """Debian's own Python with python3-requests removed, as a fresh host has it; put back as found."""
+def system_python_without_the_sdk():
+    """Debian's own Python without python3-docker and python3-requests, as a fresh host has it; put back as found."""
     if not (os.path.exists(SYSTEM_PYTHON) and shutil.which('apt-get')):
         pytest.skip('needs a Debian host Python and apt')
-    was_installed = package_installed(REQUESTS_PACKAGE)
+    installed_before = {name: package_installed(name) for name in PACKAGES}
     apt = ['apt-get', '-q', '-y', '-o', 'DPkg::Lock::Timeout=120']
-    if was_installed:
-        subprocess.run([*apt, 'remove', REQUESTS_PACKAGE], check=True, capture_output=True)
-    assert not imports_requests(SYSTEM_PYTHON)
+    present = [name for name, installed in installed_before.items() if installed]
+    if present:
+        subprocess.run([*apt, 'remove', *present], check=True, capture_output=True)
+    assert not imports(SYSTEM_PYTHON, 'requests')
     yield SYSTEM_PYTHON
-    if package_installed(REQUESTS_PACKAGE) != was_installed:
-        subprocess.run([*apt, 'install' if was_installed else 'remove', REQUESTS_PACKAGE], check=True)
+    remove = [name for name, was in installed_before.items() if package_installed(name) and not was]
+    install = [name for name, was in installed_before.items() if was and not package_installed(name)]
+    if remove:
+        subprocess.run([*apt, 'remove', *remove], check=True, capture_output=True)
+    if install:
+        subprocess.run([*apt, 'install', *install], check=True, capture_output=True)
 
 
-def test_a_host_python_without_requests_gets_the_package_once(system_python_without_requests, playbook):
-    """The community.docker modules import requests in the host's Python: the role asks that one."""
-    python = system_python_without_requests
+def test_a_host_python_without_the_sdk_gets_the_package_once(system_python_without_the_sdk, playbook, tmp_path):
+    """The collection's modules import the Docker SDK, and community.docker's requests, in the host's Python."""
+    python = system_python_without_the_sdk
     report_only = {'docker_host_manage_daemon': 'false', 'ansible_python_interpreter': python}
 
     refused = run_playbook(playbook, dict(report_only, docker_host_python_packages=[]))
     message = failure(refused)
-    assert python in message and 'docker_host_python_packages' in message and 'requests' in message, message
-    assert not package_installed(REQUESTS_PACKAGE)
+    assert python in message and 'docker_host_python_packages' in message and 'Docker SDK' in message, message
+    assert not package_installed(SDK_PACKAGE)
 
     planned = run_playbook(playbook, report_only, check=True)
     assert planned.rc == 0, planned.stdout[-3000:]
     assert planned.stats['changed'] == 1
-    assert not package_installed(REQUESTS_PACKAGE)
+    assert not package_installed(SDK_PACKAGE)
 
     installed = run_playbook(playbook, report_only)
     assert installed.rc == 0, installed.stdout[-3000:]
     assert installed.stats['changed'] == 1
-    assert imports_requests(python)
-    # What the package is for: a community.docker module, run in that Python, talks to the engine.
-    networks = subprocess.run(
-        ['ansible', 'localhost', '-c', 'local', '-i', 'localhost,', '-e', 'ansible_python_interpreter=' + python,
-         '-m', 'community.docker.docker_network_info', '-a', 'name=bridge'],
-        cwd=ROOT, env=ENV, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert networks.returncode == 0 and '"exists": true' in networks.stdout, networks.stdout[-2000:]
+    assert imports(python, 'docker', 'requests')
+    # What the package is for: a module of each kind, run in that Python, talks to the engine:
+    # community.docker's, and the collection's own through its engine client (an image_build plan).
+    (tmp_path / 'Dockerfile').write_text('FROM auraspeak-offline/debian:bookworm\n')
+    for module, args, answer in (
+        ('community.docker.docker_network_info', 'name=bridge', '"exists": true'),
+        ('auraspeak.ops.image_build', 'path=%s tags=itest-sdk/plan:1' % tmp_path, '"operation": "build"'),
+    ):
+        ran = subprocess.run(
+            ['ansible', 'localhost', '-c', 'local', '-i', 'localhost,', '-e', 'ansible_python_interpreter=' + python,
+             '--check', '-m', module, '-a', args],
+            cwd=ROOT, env=ENV, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert ran.returncode == 0 and answer in ran.stdout, ran.stdout[-2000:]
 
     again = run_playbook(playbook, report_only)
     assert again.rc == 0 and again.stats['changed'] == 0, again.stdout[-3000:]

@@ -16,6 +16,7 @@ import re
 import threading
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import Figures
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.engine import EngineError
 
 # nginx separates the attempts of one request with ", " and the upstream groups
 # of an internal redirect with " : ".
@@ -91,26 +92,30 @@ class EdgeLogSource:
 
     name = 'edge_log'
 
-    def __init__(self, docker, container, since):
-        self.docker = docker
-        self.args = ['logs', '--follow', '--timestamps', '--since', '%.6f' % since, container]
+    def __init__(self, engine, container, since):
+        self.engine = engine
+        self.container = container
+        self.since = since
         self.records = []
         self._lock = threading.Lock()
-        self._process = None
+        self._lines = None
         self._thread = None
 
     def start(self):
-        self._process = self.docker.stream(self.args)
+        self._lines = self.engine.follow_logs(self.container, self.since)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
         return self
 
     def _read(self):
-        for line in self._process.stdout:
-            record = parse_line(line)
-            if record and record[1]:
-                with self._lock:
-                    self.records.append(record)
+        try:
+            for line in self._lines:
+                record = parse_line(line)
+                if record and record[1]:
+                    with self._lock:
+                        self.records.append(record)
+        except Exception:  # pylint: disable=broad-exception-caught
+            return  # the stream closed by stop(), or the edge gone: the figures say what was read
 
     def figures(self, groups, since, until=None):
         with self._lock:
@@ -118,14 +123,15 @@ class EdgeLogSource:
         return figures(records, groups, since, until)
 
     def stop(self):
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            self._process.wait()
+        if self._lines:
+            self._lines.close()
         if self._thread:
             self._thread.join(5)
 
 
-def read_window(docker, container, since):
-    """The parsed requests the edge container logged since `since` (epoch seconds), in one `docker logs`."""
-    _rc, out, _err = docker.run(['logs', '--timestamps', '--since', '%.6f' % since, container])
+def read_window(engine, container, since):
+    """The parsed requests the edge container logged since `since` (epoch seconds), in one read of its log."""
+    out = engine.logs(container, since=since, timestamps=True)
+    if out is None:
+        raise EngineError('cannot read the log of the edge container %s: is it running?' % container)
     return [record for record in (parse_line(line) for line in out.splitlines()) if record and record[1]]

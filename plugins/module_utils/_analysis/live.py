@@ -13,7 +13,7 @@ import time
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources import past_figures
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_OPTIONS, judge
-from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DockerCLI
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.engine import Engine
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.image_ref import InvalidReference, split_reference
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.containers import (
     project_containers,
@@ -62,9 +62,9 @@ def _newest(by_release, versions):
 
 def run_release_analysis(module):
     params = module.params
-    docker = DockerCLI(module)
+    engine = Engine.from_module(module)
     containers = [
-        c for c in project_containers(docker, params['project']) if c.service == params['service'] and c.running
+        c for c in project_containers(engine, params['project']) if c.service == params['service'] and c.running
     ]
     by_release = {}
     for container in containers:
@@ -75,7 +75,7 @@ def run_release_analysis(module):
         'baseline': upstream_addresses(by_release.get(baseline, []), params['port']),
     }
     now = time.time()
-    found = past_figures(params, docker, params['edge_container'], groups, now - params['window'], now)
+    found = past_figures(params, engine, params['edge_container'], groups, now - params['window'], now)
     verdict = judge(found['canary'], found['baseline'], {k: params[k] for k in THRESHOLD_OPTIONS})
     verdict['canary'].update(version=canary, containers=sorted(c.name for c in by_release.get(canary, [])))
     verdict['baseline'].update(version=baseline, containers=sorted(c.name for c in by_release.get(baseline, [])))

@@ -40,15 +40,15 @@ def check_source(params):
     return None
 
 
-def open_source(params, docker, edge_container, since):
+def open_source(params, engine, edge_container, since):
     """A started source of figures from `since` (epoch seconds), as params['source'] names it."""
     if params['source'] == PROMETHEUS:
         return PrometheusSource(params['prometheus_url']).start()
-    return EdgeLogSource(docker, edge_container, since).start()
+    return EdgeLogSource(engine, edge_container, since).start()
 
 
-def past_figures(params, docker, edge_container, groups, since, until):
+def past_figures(params, engine, edge_container, groups, since, until):
     """{group: Figures} the edge served between since and until, read once from the source params names."""
     if params['source'] == PROMETHEUS:
         return PrometheusSource(params['prometheus_url']).figures(groups, since, until)
-    return figures(read_window(docker, edge_container, since), groups, since, until)
+    return figures(read_window(engine, edge_container, since), groups, since, until)

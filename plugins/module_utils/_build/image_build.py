@@ -18,6 +18,7 @@ import time
 from ansible_collections.auraspeak.ops.plugins.module_utils._build import context_hash as ch
 from ansible_collections.auraspeak.ops.plugins.module_utils._build.build_log import failed_step
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DockerCLI, DockerCLIError, tail
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.engine import Engine
 from ansible_collections.auraspeak.ops.plugins.module_utils._build.dockerfile import DockerfileInfo
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.image_ref import InvalidReference, split_reference
 from ansible_collections.auraspeak.ops.plugins.module_utils._build.source_info import source_labels
@@ -54,7 +55,8 @@ class ImageBuilder:
         self.info = DockerfileInfo(self.dockerfile_text, self.build_args)
         self._check_target()
         self._check_secrets()
-        self.docker = DockerCLI(module)
+        self.docker = DockerCLI(module)  # buildx
+        self.engine = Engine.from_module(module)  # everything else
 
     # -- input checks -----------------------------------------------------
 
@@ -104,7 +106,7 @@ class ImageBuilder:
 
     def current_state(self):
         """Inspect data of each tag and base image (None when absent), in one engine round trip."""
-        return self.docker.inspect_images(self.tags + self.info.external_refs)
+        return self.engine.inspect_images(self.tags + self.info.external_refs)
 
     def fingerprint(self, state):
         rules = ch.load_ignore_rules(self.context, self.dockerfile)
@@ -169,7 +171,7 @@ class ImageBuilder:
     def _tag(self, image_id, state):
         for tag in self.tags[1:]:
             if state[tag] is None or state[tag]['Id'] != image_id:
-                self.docker.run(['tag', image_id, tag])
+                self.engine.tag(image_id, tag)
 
     def _build(self, manifest, components, input_hash):
         self.docker.ensure_buildx()
@@ -182,7 +184,7 @@ class ImageBuilder:
                 self._raise_build_error(args, rc, out, err)
             with open(iidfile, encoding='ascii') as handle:
                 image_id = handle.read().strip()
-        return self.docker.inspect_image(image_id)
+        return self.engine.inspect_image(image_id)
 
     def _labels(self, manifest, components, input_hash):
         labels = (

@@ -23,6 +23,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.sources im
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.verdict import THRESHOLD_OPTIONS
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.clock import utc_now
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DockerCLI, DockerCLIError
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.engine import Engine
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.files import write_atomic, write_json
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.image_ref import InvalidReference, split_reference
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy import ledger
@@ -52,7 +53,8 @@ class ComposeDeployer:
         self.started = time.monotonic()
         self.name = self.params['project']
         self.state_dir = os.path.join(self.params['state_dir'], self.name)
-        self.docker = DockerCLI(module)
+        self.docker = DockerCLI(module)  # compose
+        self.engine = Engine.from_module(module)  # everything else
         self.ledger = ledger.ReleaseLedger(os.path.join(self.state_dir, 'releases.json'))
         self.project_files = self._project_files()
         self.files_report = {}
@@ -175,7 +177,7 @@ class ComposeDeployer:
                 split_reference(ref)
             except InvalidReference as exc:
                 raise InputError('service %s: image %s' % (name, exc)) from None
-        found = self.docker.inspect_images(refs.values())
+        found = self.engine.inspect_images(refs.values())
         return {name: (found[ref] or {}).get('Id') for name, ref in refs.items()}, refs
 
     # -- the module's run ------------------------------------------------------
@@ -231,7 +233,7 @@ class ComposeDeployer:
             image_ids, image_refs = self._image_ids(config)
         specs = self._specs(config, hashes, image_ids)
         self._check_migration(specs)
-        containers = project_containers(self.docker, self.name)
+        containers = project_containers(self.engine, self.name)
         plans = plan_services(specs, containers)
         edge = self.edge = self._edge(specs)
         data = self.ledger.read()
@@ -271,7 +273,7 @@ class ComposeDeployer:
         else:
             closed = self._close_interrupted()
         edge_before = edge.snapshot() if edge else None
-        rollout = Rollout(self.docker, project, edge, self._rollout_settings())
+        rollout = Rollout(self.engine, project, edge, self._rollout_settings())
         self.stopped_removed = rollout.stopped_removed
         try:
             live = rollout.run(plans)
@@ -294,7 +296,7 @@ class ComposeDeployer:
         if release_id:
             self._finish(release_id, 'active', None, rollout.actions.get('analysis'))
         self._save_last_config(masked)
-        pruned = prune_images(self.docker, self.ledger.read(), self.params['keep_releases'], self.module.warn)
+        pruned = prune_images(self.engine, self.ledger.read(), self.params['keep_releases'], self.module.warn)
         return {
             'release_id': release_id,
             'actions': rollout.actions,
@@ -356,7 +358,7 @@ class ComposeDeployer:
             key: analysis[key] for key in ('steps', 'interval', 'max_interval', 'low_traffic', 'poll', 'warmup')
         }
         settings['thresholds'] = {key: analysis[key] for key in THRESHOLD_OPTIONS}
-        settings['source'] = lambda since: open_source(analysis, self.docker, edge_container, since)
+        settings['source'] = lambda since: open_source(analysis, self.engine, edge_container, since)
         return settings
 
     def _checked_canary_plan(self, plans):
@@ -407,7 +409,7 @@ class ComposeDeployer:
         edge = self.params['edge']
         if not edge:
             return None
-        upstream = EdgeUpstream(self.docker, edge['container'], edge['upstream_dir'], self.name, edge['reload_timeout'])
+        upstream = EdgeUpstream(self.engine, edge['container'], edge['upstream_dir'], self.name, edge['reload_timeout'])
         options = {key: edge[key] for key in ('server_options', 'keepalive', 'keepalive_timeout', 'fallback')}
         return EdgeSwitch(upstream, self.name, specs, edge['upstream_directives'], options)
 
@@ -476,7 +478,7 @@ class ComposeDeployer:
         self.stopped_recreated = dict(self.stopped_removed)
         if self.edge:
             # Compose numbers them anew: the edge's file names them, for the reload after their start.
-            containers = sorted(project_containers(self.docker, self.name), key=lambda c: c.name)
+            containers = sorted(project_containers(self.engine, self.name), key=lambda c: c.name)
             self.edge.name_stopped({name: [c for c in containers if c.service == name] for name in self.edge.specs})
 
     def _install_files(self):

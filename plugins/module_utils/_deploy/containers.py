@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.engine import EngineError
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.compose_cli import (
     LABEL_CONFIG_HASH,
     LABEL_NUMBER,
@@ -20,6 +20,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.compose_cli 
 )
 
 POLL_INTERVAL = 0.5
+DEFAULT_STOP_TIMEOUT = 10
 
 
 class Container:
@@ -47,6 +48,8 @@ class Container:
         networks = (data.get('NetworkSettings') or {}).get('Networks') or {}
         self.addresses = sorted(n['IPAddress'] for n in networks.values() if n.get('IPAddress'))
         self.created = data.get('Created') or ''  # RFC 3339 from the engine: sorts as text
+        # The stop signal's grace period compose set (stop_grace_period); the engine's default otherwise.
+        self.stop_timeout = config.get('StopTimeout') or DEFAULT_STOP_TIMEOUT
 
     @property
     def running(self):
@@ -61,19 +64,22 @@ def upstream_addresses(containers, port):
     return {'%s:%d' % (address, port) for c in containers for address in c.addresses}
 
 
-def inspect_containers(docker, ids):
-    if not ids:
-        return []
-    _rc, out, _err = docker.run(['container', 'inspect', *ids])
-    return [Container(item) for item in json.loads(out)]
+def inspect_containers(engine, ids):
+    """Every one of ids, inspected; one that no longer exists is an error (someone removed it under us)."""
+    containers = [Container(item) for item in engine.inspect_containers(ids)]
+    gone = set(ids) - {c.id for c in containers}
+    if gone:
+        raise EngineError(
+            'the containers %s were removed while the deploy waited for them: find out who removed them '
+            '(docker events) and run the deploy again' % ', '.join(sorted(i[:12] for i in gone))
+        )
+    return containers
 
 
-def project_containers(docker, project):
+def project_containers(engine, project):
     """The service containers of a project (one-off `compose run` containers left out)."""
-    _rc, out, _err = docker.run(
-        ['container', 'ls', '--all', '--quiet', '--filter', 'label=%s=%s' % (LABEL_PROJECT, project)]
-    )
-    containers = inspect_containers(docker, out.split())
+    ids = engine.container_ids(labels=['%s=%s' % (LABEL_PROJECT, project)])
+    containers = [Container(item) for item in engine.inspect_containers(ids)]  # those removed meanwhile left out
     return sorted((c for c in containers if not c.oneoff and c.service), key=lambda c: (c.service, c.number))
 
 
@@ -84,7 +90,7 @@ class HealthWaitResult:
         self.reason = reason
 
 
-def wait_until_healthy(docker, ids, timeout, probe=None, clock=time.monotonic, sleep=time.sleep):
+def wait_until_healthy(engine, ids, timeout, probe=None, clock=time.monotonic, sleep=time.sleep):
     """Poll until every container is healthy, one fails, or timeout seconds pass.
 
     A container with a health check of its own is healthy when the engine says so.
@@ -96,7 +102,7 @@ def wait_until_healthy(docker, ids, timeout, probe=None, clock=time.monotonic, s
     deadline = clock() + timeout
     answers = {}
     while True:
-        containers = inspect_containers(docker, ids)
+        containers = inspect_containers(engine, ids)
         failed = [c for c in containers if c.status in ('exited', 'dead', 'restarting') or c.health == 'unhealthy']
         if failed:
             return HealthWaitResult([], failed, 'not healthy: ' + ', '.join(_describe(c, answers) for c in failed))
@@ -130,18 +136,18 @@ def _describe(container, answers):
     return '%s %s' % (container.name, container.health or 'without health status')
 
 
-def failure_details(docker, containers, log_lines=30):
+def failure_details(engine, containers, log_lines=30):
     """Health log and last log lines of each failed container, for the error report."""
     details = []
     for container in containers:
-        _rc, out, err = docker.run(['container', 'logs', '--tail', str(log_lines), container.id], check=False)
+        output = engine.logs(container.id, tail=log_lines) or ''
         details.append(
             {
                 'container': container.name,
                 'status': container.status,
                 'health': container.health,
                 'health_log': container.health_log[-3:],
-                'log_tail': (out + err).splitlines()[-log_lines:],
+                'log_tail': output.splitlines()[-log_lines:],
             }
         )
     return details

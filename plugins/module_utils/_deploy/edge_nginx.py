@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -20,14 +21,19 @@ SERVING_WORKER = 'nginx: worker process'  # old workers say '... is shutting dow
 FIRST_POLL, LAST_POLL = 0.1, 1.0  # seconds between looks at the workers during a reload
 
 
-def serving_workers(top_output):
-    """Host pids of the workers that take requests, from `docker top <c> -o pid,args` (header line first)."""
-    pids = []
-    for line in top_output.splitlines()[1:]:
-        pid, _sep, args = line.strip().partition(' ')
-        if pid.isdigit() and args.strip() == SERVING_WORKER:
-            pids.append(int(pid))
-    return pids
+def serving_workers(top):
+    """Host pids of the workers that take requests, from the engine's top of the container (ps -o pid,args)."""
+    if not top:
+        return []
+    titles = top.get('Titles') or []
+    if 'PID' not in titles or 'COMMAND' not in titles:
+        return []
+    pid_at, args_at = titles.index('PID'), titles.index('COMMAND')
+    return [
+        int(row[pid_at])
+        for row in top.get('Processes') or []
+        if row[pid_at].isdigit() and row[args_at].strip() == SERVING_WORKER
+    ]
 
 
 def started_at(pid, proc='/proc', now=time.time):
@@ -46,15 +52,14 @@ def started_at(pid, proc='/proc', now=time.time):
 class EdgeNginx:
     """The nginx master of the edge container, seen through its processes."""
 
-    def __init__(self, docker, container, reload_timeout, sleep=time.sleep):
-        self.docker = docker
+    def __init__(self, engine, container, reload_timeout, sleep=time.sleep):
+        self.engine = engine
         self.container = container
         self.reload_timeout = reload_timeout
         self.sleep = sleep
 
     def workers(self):
-        rc, out, _err = self.docker.run(['container', 'top', self.container, '-o', 'pid,args'], check=False)
-        return serving_workers(out) if rc == 0 else []
+        return serving_workers(self.engine.top(self.container, '-o pid,args'))
 
     def loaded_since(self, moment):
         """Whether nginx read its configuration after moment (a time.time()): all its workers are younger.
@@ -68,7 +73,15 @@ class EdgeNginx:
         """Reload and wait until new workers serve; raises DockerCLIError with nginx's own error when they do not."""
         before = set(self.workers())
         signalled = time.time()
-        self.docker.run(['exec', self.container, 'nginx', '-s', 'reload'])
+        rc, out, err = self.engine.exec(self.container, ['nginx', '-s', 'reload'])
+        if rc != 0:
+            raise DockerCLIError(
+                'nginx in %s refused the reload signal: %s' % (self.container, (err or out).strip()),
+                cmd=['docker', 'exec', self.container, 'nginx', '-s', 'reload'],
+                rc=rc,
+                stdout=out,
+                stderr=err,
+            )
         deadline = time.monotonic() + self.reload_timeout
         pause = FIRST_POLL
         while True:
@@ -89,11 +102,10 @@ class EdgeNginx:
 
     def signal_reload(self):
         """Best effort, for putting things back: nginx reloads when it can, nothing waits for it."""
-        self.docker.run(['exec', self.container, 'nginx', '-s', 'reload'], check=False)
+        with contextlib.suppress(DockerCLIError):
+            self.engine.exec(self.container, ['nginx', '-s', 'reload'])
 
     def _errors_since(self, moment):
-        rc, out, err = self.docker.run(['container', 'logs', '--since', '%.3f' % moment, self.container], check=False)
-        if rc != 0:
-            return ''
-        lines = [line for line in (out + err).splitlines() if '[emerg]' in line or '[alert]' in line]
+        output = self.engine.logs(self.container, since=moment) or ''
+        lines = [line for line in output.splitlines() if '[emerg]' in line or '[alert]' in line]
         return ' '.join(lines[-3:])

@@ -109,12 +109,12 @@ def placeholder_path(upstream_dir, name):
 class EdgeUpstream:
     """The upstream file of one project and the edge container that reads it."""
 
-    def __init__(self, docker, container, upstream_dir, project, reload_timeout=DEFAULT_RELOAD_TIMEOUT):
-        self.docker = docker
+    def __init__(self, engine, container, upstream_dir, project, reload_timeout=DEFAULT_RELOAD_TIMEOUT):
+        self.engine = engine
         self.container = container
         self.upstream_dir = upstream_dir
         self.path = os.path.join(upstream_dir, '%s.conf' % project)
-        self.nginx = EdgeNginx(docker, container, reload_timeout)
+        self.nginx = EdgeNginx(engine, container, reload_timeout)
 
     def current_text(self):
         try:
@@ -124,10 +124,8 @@ class EdgeUpstream:
             return None
 
     def edge_running(self):
-        rc, out, _err = self.docker.run(
-            ['container', 'inspect', '--format', '{{.State.Running}}', self.container], check=False
-        )
-        return rc == 0 and out.strip() == 'true'
+        data = self.engine.inspect_container(self.container)
+        return bool(data and data['State'].get('Running'))
 
     def is_current(self, text, upstream_names):
         """Whether the file holds text and nginx serves it (read it after the file was last written)."""
@@ -191,7 +189,7 @@ class EdgeUpstream:
         return [p for p in (placeholder_path(self.upstream_dir, n) for n in upstream_names) if os.path.exists(p)]
 
     def _test_and_reload(self, previous, placeholders):
-        rc, out, err = self.docker.run(['exec', self.container, 'nginx', '-t'], check=False)
+        rc, out, err = self.engine.exec(self.container, ['nginx', '-t'])
         if rc != 0:
             self._restore(previous, placeholders)
             raise DockerCLIError(

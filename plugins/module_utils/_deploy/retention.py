@@ -12,16 +12,16 @@ from __future__ import annotations
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.ledger import prunable_images
 
 
-def prune_images(docker, data, keep, warn):
+def prune_images(engine, data, keep, warn):
     """Remove what the ledger says may go; returns the references removed."""
     removed = []
     for image in prunable_images(data, keep):
-        rc, out, _err = docker.run(['image', 'inspect', '--format', '{{.Id}}', image['ref']], check=False)
-        if rc != 0 or out.strip() != image['id']:
+        found = engine.inspect_image(image['ref'])
+        if not found or found['Id'] != image['id']:
             continue  # gone already, or the tag now names another image: not ours to remove
-        rc, _out, err = docker.run(['image', 'rm', image['ref']], check=False)
-        if rc == 0:
+        refused = engine.remove_image(image['ref'])
+        if refused is None:
             removed.append(image['ref'])
-        elif 'being used' not in err and 'conflict' not in err:
-            warn('could not remove %s of an old release: %s' % (image['ref'], err.strip()))
+        elif 'being used' not in refused and 'conflict' not in refused:
+            warn('could not remove %s of an old release: %s' % (image['ref'], refused))
     return removed

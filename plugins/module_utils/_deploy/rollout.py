@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._analysis.canary import Canary, CanaryBreach
@@ -46,8 +47,8 @@ class DeployFailed(Exception):
 
 
 class Rollout:
-    def __init__(self, docker, project, edge, settings, sleep=time.sleep):
-        self.docker = docker
+    def __init__(self, engine, project, edge, settings, sleep=time.sleep):
+        self.engine = engine
         self.project = project
         self.edge = edge  # an EdgeSwitch, or None when no edge fronts the services
         # health_timeout, drain_timeout, migrate, and analysis: None, or the canary
@@ -98,11 +99,11 @@ class Rollout:
         try:
             self.project.up(names, wait_timeout=self.settings['health_timeout'])
         except DockerCLIError as exc:
-            containers = [c for c in project_containers(self.docker, self.project.name) if c.service in names]
+            containers = [c for c in project_containers(self.engine, self.project.name) if c.service in names]
             broken = [c for c in containers if not c.running or c.health not in (None, 'healthy')]
             raise DeployFailed(
                 'services %s did not come up healthy: %s' % (', '.join(names), _last_line(exc.stderr or exc.msg)),
-                failed_containers=failure_details(self.docker, broken),
+                failed_containers=failure_details(self.engine, broken),
             ) from None
         for name in names:
             self.actions[name] = 'recreated'
@@ -231,11 +232,11 @@ class Rollout:
 
     def _start_new(self, plan):
         service = plan.spec.name
-        before = {c.id for c in project_containers(self.docker, self.project.name) if c.service == service}
+        before = {c.id for c in project_containers(self.engine, self.project.name) if c.service == service}
         running = len([c for c in plan.keep + plan.remove if c.running])
         self.project.up([service], scale={service: running + plan.add}, no_recreate=True)
         return [
-            c for c in project_containers(self.docker, self.project.name) if c.service == service and c.id not in before
+            c for c in project_containers(self.engine, self.project.name) if c.service == service and c.id not in before
         ]
 
     def _gate(self, plan, new):
@@ -255,9 +256,9 @@ class Rollout:
                 "role's app_health_path)" % (spec.name, ', '.join(missing))
             )
         probe = (lambda container: answer_of(container, spec.port, spec.health_path)) if missing else None
-        result = wait_until_healthy(self.docker, [c.id for c in new], self.settings['health_timeout'], probe=probe)
+        result = wait_until_healthy(self.engine, [c.id for c in new], self.settings['health_timeout'], probe=probe)
         if result.failed:
-            details = failure_details(self.docker, result.failed)
+            details = failure_details(self.engine, result.failed)
             self._remove(new)
             raise DeployFailed(
                 'new %s containers were %s; they were removed and %s'
@@ -292,29 +293,25 @@ class Rollout:
             self._stop_and_remove(containers)
         except DockerCLIError as exc:
             # One container failing (gone already, a daemon error) must not keep the others.
-            self.docker.run(['container', 'rm', '--force', '--volumes', *[c.id for c in containers]], check=False)
-            left = [c.name for c in containers if self._exists(c)]
+            self._remove(containers)
+            left = [c.name for c in containers if self.engine.inspect_container(c.id) is not None]
             if left:
                 self.settings['warn'](
                     'the release is live, but the old containers %s could not be removed (%s); the next deploy '
                     'removes them' % (', '.join(left), _last_line(exc.stderr or exc.msg))
                 )
 
-    def _exists(self, container):
-        rc, _out, _err = self.docker.run(['container', 'inspect', '--format', '{{.Id}}', container.id], check=False)
-        return rc == 0
-
     def _stop_and_remove(self, containers):
-        ids = [c.id for c in containers]
-        # docker stop sends each container's stop signal and waits its
+        # A stop sends each container's stop signal and waits its
         # stop_grace_period (Compose sets both on the container).
-        self.docker.run(['container', 'stop', *ids])
-        # --volumes: a retired replica's anonymous volumes (an image's VOLUME) go with it; named ones stay.
-        self.docker.run(['container', 'rm', '--volumes', *ids])
+        self.engine.stop({c.id: c.stop_timeout for c in containers})
+        # A retired replica's anonymous volumes (an image's VOLUME) go with it; named ones stay.
+        self.engine.remove([c.id for c in containers])
 
     def _remove(self, containers):
-        if containers:
-            self.docker.run(['container', 'rm', '--force', '--volumes', *[c.id for c in containers]], check=False)
+        """Best effort, while a failure is handled: what cannot go now, the next deploy removes."""
+        with contextlib.suppress(DockerCLIError):
+            self.engine.remove([c.id for c in containers], force=True)
 
 
 class EdgeSwitch:

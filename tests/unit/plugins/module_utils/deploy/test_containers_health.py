@@ -1,8 +1,9 @@
 """The health gate's wait: the engine's verdict for containers with a health
 check, the deploy's own HTTP probe for those without one."""
 
-import json
+import pytest
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.engine import EngineError
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.containers import wait_until_healthy
 
 
@@ -17,15 +18,14 @@ def inspected(cid, status='running', health=None, healthcheck=True, exit_code=0)
 
 
 class Engine:
-    """Answers `docker container inspect` with one scripted state per poll."""
+    """Answers the engine's container inspect with one scripted state per poll."""
 
     def __init__(self, *polls):
         self.polls = list(polls)
 
-    def run(self, argv):
-        assert argv[:2] == ['container', 'inspect']
+    def inspect_containers(self, ids):
         state = self.polls.pop(0) if len(self.polls) > 1 else self.polls[0]
-        return 0, json.dumps(state), ''
+        return [data for data in state if data['Id'] in ids]
 
 
 class Clock:
@@ -80,3 +80,9 @@ def test_a_container_with_its_own_health_check_is_judged_by_the_engine_not_the_p
 def test_without_a_probe_a_container_without_a_health_check_never_counts_as_healthy():
     result = wait(Engine([inspected('a', healthcheck=False)]), probe=None, timeout=2)
     assert result.healthy == [] and result.reason == 'not healthy within 2 s: a without health status'
+
+
+def test_a_container_removed_while_waited_for_is_an_error_that_names_it():
+    engine = Engine([inspected('a', health='starting')], [])
+    with pytest.raises(EngineError, match='containers a were removed while the deploy waited'):
+        wait(engine)

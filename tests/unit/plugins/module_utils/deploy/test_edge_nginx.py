@@ -7,21 +7,28 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.edge_nginx i
     started_at,
 )
 
-TOP = """PID                 COMMAND
-4101                nginx: master process nginx -g daemon off;
-4188                nginx: worker process is shutting down
-4230                nginx: worker process
-4231                nginx: worker process
-"""
+TOP = {
+    'Titles': ['PID', 'COMMAND'],
+    'Processes': [
+        ['4101', 'nginx: master process nginx -g daemon off;'],
+        ['4188', 'nginx: worker process is shutting down'],
+        ['4230', 'nginx: worker process'],
+        ['4231', 'nginx: worker process'],
+    ],
+}
+
+
+def _renewed(top):
+    return dict(top, Processes=[[str(int(pid) + 1000), args] for pid, args in top['Processes']])
 
 
 def test_only_workers_that_take_requests_count():
     assert serving_workers(TOP) == [4230, 4231]
 
 
-def test_no_workers_when_docker_top_shows_none():
-    assert serving_workers('PID COMMAND\n') == []
-    assert serving_workers('') == []
+def test_no_workers_when_the_engine_shows_none_or_the_container_is_not_running():
+    assert serving_workers({'Titles': ['PID', 'COMMAND'], 'Processes': []}) == []
+    assert serving_workers(None) == []
 
 
 def _proc(tmp_path, pid, ticks, uptime):
@@ -54,11 +61,13 @@ class SlowReloadDocker:
     def __init__(self):
         self.looks = 0
 
-    def run(self, argv, check=True):
-        if argv[:2] != ['container', 'top']:
-            return 0, '', ''
+    def exec(self, container, argv):
+        return 0, '', ''
+
+    def top(self, container, ps_args):
+        assert ps_args == '-o pid,args'
         self.looks += 1
-        return 0, TOP if self.looks <= 4 else TOP.replace('4230', '5230').replace('4231', '5231'), ''
+        return TOP if self.looks <= 4 else _renewed(TOP)
 
 
 def test_a_slow_reload_is_looked_at_less_and_less_often():
