@@ -48,8 +48,13 @@ unit: setup ## Unit tests: pytest (pure logic) and the example app's node tests
 	pytest -q tests/unit
 	cd examples/app && node --test --test-reporter=dot
 
+# Three workers on this project's 2-core machines: with two, a quarter of the CPU sat idle while
+# tests waited on health checks, timers and the engine (README, "Tests").
+INTEGRATION_WORKERS ?= 3
+
 integration: setup images ## pytest integration tests against the real Docker engine
-	pytest -q -n 2 --dist loadfile --durations=15 tests/integration --ignore tests/integration/test_release_analysis.py
+	pytest -q -n $(INTEGRATION_WORKERS) --dist loadfile --durations=15 tests/integration \
+	  --ignore tests/integration/test_release_analysis.py
 	# The release analysis judges latency under load: alone, like a benchmark, so the
 	# other worker's tests neither skew its verdicts nor are slowed past their timeouts.
 	pytest -q --durations=5 tests/integration/test_release_analysis.py

@@ -7,6 +7,8 @@ status=0
 for scenario in molecule/*/molecule.yml; do
     name=$(basename "$(dirname "$scenario")")
     echo "=== molecule scenario: $name"
+    started=$SECONDS
     ANSIBLE_FORCE_COLOR=0 molecule test -s "$name" || status=1
+    echo "=== molecule scenario: $name took $((SECONDS - started)) s"
 done
 exit $status
