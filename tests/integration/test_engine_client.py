@@ -24,7 +24,7 @@ LABEL = 'io.auraspeak.test.engine-client'
 
 def _epoch(rfc3339):
     """Seconds since the epoch of the engine's nanosecond RFC 3339 times."""
-    seconds, _, fraction = rfc3339.rstrip('Z').partition('.')
+    seconds, _dot, fraction = rfc3339.rstrip('Z').partition('.')
     return datetime.datetime.fromisoformat(seconds + '+00:00').timestamp() + float('0.' + (fraction or '0'))
 
 
