@@ -12,15 +12,20 @@ from __future__ import annotations
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DockerCLIError
+
 try:
     import docker
-    from docker.errors import APIError, DockerException, NotFound
+    from docker.errors import DockerException, NotFound
     from docker.utils import kwargs_from_env
+    from requests.exceptions import RequestException
 except ImportError:
     docker = None
-    APIError = DockerException = NotFound = Exception
+    DockerException = NotFound = RequestException = Exception
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DockerCLIError
+# What a call to the engine can raise: its own refusals, and a connection that fails or times out
+# (the engine stopped mid-run), which the SDK leaves as requests' errors.
+FAILURES = (DockerException, RequestException)
 
 # Seconds an API call may take; a stop adds the container's own grace period to it.
 API_TIMEOUT = 120
@@ -50,7 +55,7 @@ class Engine:
         try:
             # version='auto' asks the engine which API version it speaks: the first call, and the engine check.
             self.api = docker.APIClient(version='auto', timeout=timeout, **kwargs)
-        except DockerException as exc:
+        except FAILURES as exc:
             raise EngineError(
                 "cannot reach the Docker engine at %s: %s. Start the engine (on this project's test "
                 'machines `make setup` does) or point docker_host at a running one' % (self.where, _reason(exc))
@@ -60,9 +65,6 @@ class Engine:
     def from_module(cls, module):
         return cls(module.params.get('docker_host'))
 
-    def version(self):
-        return self._call('version', self.api.version)['Version']
-
     # --- images ---------------------------------------------------------------------------
 
     def inspect_image(self, ref):
@@ -71,7 +73,7 @@ class Engine:
             return self.api.inspect_image(ref)
         except NotFound:
             return None
-        except APIError as exc:
+        except FAILURES as exc:
             raise self._error('image inspect %s' % ref, exc) from None
 
     def inspect_images(self, refs):
@@ -81,7 +83,7 @@ class Engine:
         repository, _, tag = ref.rpartition(':')
         if '/' in tag or not repository:  # a registry port, not a tag
             repository, tag = ref, None
-        self._call('tag %s %s' % (image, ref), self.api.tag, image, repository, tag, force=True)
+        self._call('tag %s %s' % (image, ref), self.api.tag, image, repository, tag)
 
     def remove_image(self, ref):
         """Remove a tag (and the image when it was the last); returns None, or the engine's refusal."""
@@ -89,20 +91,16 @@ class Engine:
             self.api.remove_image(ref)
         except NotFound:
             return None
-        except APIError as exc:
+        except FAILURES as exc:
             return _reason(exc)
         return None
 
     # --- containers -----------------------------------------------------------------------
 
-    def container_ids(self, labels=(), volume=None, running_only=False):
-        """The ids of the containers that carry every label ('key=value' or 'key') and mount volume."""
-        filters = {}
-        if labels:
-            filters['label'] = list(labels)
-        if volume:
-            filters['volume'] = volume
-        found = self._call('container ls', self.api.containers, all=not running_only, filters=filters, quiet=True)
+    def container_ids(self, labels):
+        """The ids of the containers, running or not, that carry every label ('key=value' or 'key')."""
+        filters = {'label': list(labels)}
+        found = self._call('container ls', self.api.containers, all=True, filters=filters, quiet=True)
         return [item['Id'] for item in found]
 
     def inspect_container(self, container):
@@ -111,7 +109,7 @@ class Engine:
             return self.api.inspect_container(container)
         except NotFound:
             return None
-        except APIError as exc:
+        except FAILURES as exc:
             raise self._error('container inspect %s' % container, exc) from None
 
     def inspect_containers(self, ids):
@@ -125,11 +123,12 @@ class Engine:
         """
         try:
             return self.api.top(container, ps_args=ps_args)
-        except APIError:
+        except FAILURES:
             return None
 
     def logs(self, container, since=None, tail=None, timestamps=False):
-        """Standard output and error of the container, as one text (None when it does not exist).
+        """Standard output and error of the container, as one text (None when it cannot be read: gone,
+        or the engine failed; callers report with it, so its failure must not hide theirs).
 
         since (epoch seconds) counts in whole seconds: the SDK of Debian bookworm (5.0) takes no
         fraction, so a little more is read, and callers that need a finer cut read the timestamps.
@@ -138,7 +137,7 @@ class Engine:
             raw = self.api.logs(
                 container, timestamps=timestamps, since=_whole(since), tail='all' if tail is None else tail
             )
-        except APIError:
+        except FAILURES:
             return None
         return raw.decode('utf-8', 'replace')
 
@@ -146,7 +145,7 @@ class Engine:
         """A stream of the container's log lines from since (epoch seconds); close() ends it."""
         try:
             stream = self.api.logs(container, timestamps=timestamps, since=_whole(since), stream=True, follow=True)
-        except APIError as exc:
+        except FAILURES as exc:
             raise self._error('logs --follow %s' % container, exc) from None
         return LogLines(stream)
 
@@ -170,7 +169,7 @@ class Engine:
                 self.api.remove_container(container, v=True, force=force)
             except NotFound:
                 pass
-            except APIError as exc:
+            except FAILURES as exc:
                 raise self._error('rm %s' % container, exc) from None
 
         self._each(remove_one, ids)
@@ -190,7 +189,7 @@ class Engine:
     def _call(self, what, function, *args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except (APIError, DockerException) as exc:
+        except FAILURES as exc:
             raise self._error(what, exc) from None
 
     def _error(self, what, exc):
