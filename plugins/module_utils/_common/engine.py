@@ -69,12 +69,7 @@ class Engine:
 
     def inspect_image(self, ref):
         """The image's inspect data, or None when no local image has that reference."""
-        try:
-            return self.api.inspect_image(ref)
-        except NotFound:
-            return None
-        except FAILURES as exc:
-            raise self._error('image inspect %s' % ref, exc) from None
+        return self._inspect('image inspect', self.api.inspect_image, ref)
 
     def inspect_images(self, refs):
         return {ref: self.inspect_image(ref) for ref in dict.fromkeys(refs)}
@@ -105,12 +100,7 @@ class Engine:
 
     def inspect_container(self, container):
         """The container's inspect data, or None when it does not exist (any more)."""
-        try:
-            return self.api.inspect_container(container)
-        except NotFound:
-            return None
-        except FAILURES as exc:
-            raise self._error('container inspect %s' % container, exc) from None
+        return self._inspect('container inspect', self.api.inspect_container, container)
 
     def inspect_containers(self, ids):
         """Inspect data of those that still exist, in the order given."""
@@ -185,6 +175,14 @@ class Engine:
         with ThreadPoolExecutor(max_workers=min(len(ids), 8)) as pool:
             for future in [pool.submit(action, i) for i in ids]:
                 future.result()
+
+    def _inspect(self, what, function, name):
+        try:
+            return function(name)
+        except NotFound:
+            return None
+        except FAILURES as exc:
+            raise self._error('%s %s' % (what, name), exc) from None
 
     def _call(self, what, function, *args, **kwargs):
         try:
