@@ -18,14 +18,23 @@ try:
     import docker
     from docker.errors import DockerException, NotFound
     from docker.utils import kwargs_from_env
+
+    # A connection that fails or times out (the engine stopped mid-run): the SDK leaves
+    # it as requests' error, so every call below catches both.
     from requests.exceptions import RequestException
 except ImportError:
     docker = None
-    DockerException = NotFound = RequestException = Exception
 
-# What a call to the engine can raise: its own refusals, and a connection that fails or times out
-# (the engine stopped mid-run), which the SDK leaves as requests' errors.
-FAILURES = (DockerException, RequestException)
+    # Stand-ins while the SDK is missing: Engine() then refuses to start, naming the fix.
+    class DockerException(Exception):
+        pass
+
+    class NotFound(DockerException):
+        pass
+
+    class RequestException(Exception):
+        pass
+
 
 # Seconds an API call may take; a stop adds the container's own grace period to it.
 API_TIMEOUT = 120
@@ -55,7 +64,7 @@ class Engine:
         try:
             # version='auto' asks the engine which API version it speaks: the first call, and the engine check.
             self.api = docker.APIClient(version='auto', timeout=timeout, **kwargs)
-        except FAILURES as exc:
+        except (DockerException, RequestException) as exc:
             raise EngineError(
                 "cannot reach the Docker engine at %s: %s. Start the engine (on this project's test "
                 'machines `make setup` does) or point docker_host at a running one' % (self.where, _reason(exc))
@@ -75,7 +84,7 @@ class Engine:
         return {ref: self.inspect_image(ref) for ref in dict.fromkeys(refs)}
 
     def tag(self, image, ref):
-        repository, _, tag = ref.rpartition(':')
+        repository, _colon, tag = ref.rpartition(':')
         if '/' in tag or not repository:  # a registry port, not a tag
             repository, tag = ref, None
         self._call('tag %s %s' % (image, ref), self.api.tag, image, repository, tag)
@@ -86,7 +95,7 @@ class Engine:
             self.api.remove_image(ref)
         except NotFound:
             return None
-        except FAILURES as exc:
+        except (DockerException, RequestException) as exc:
             return _reason(exc)
         return None
 
@@ -113,7 +122,7 @@ class Engine:
         """
         try:
             return self.api.top(container, ps_args=ps_args)
-        except FAILURES:
+        except (DockerException, RequestException):
             return None
 
     def logs(self, container, since=None, tail=None, timestamps=False):
@@ -127,7 +136,7 @@ class Engine:
             raw = self.api.logs(
                 container, timestamps=timestamps, since=_whole(since), tail='all' if tail is None else tail
             )
-        except FAILURES:
+        except (DockerException, RequestException):
             return None
         return raw.decode('utf-8', 'replace')
 
@@ -135,7 +144,7 @@ class Engine:
         """A stream of the container's log lines from since (epoch seconds); close() ends it."""
         try:
             stream = self.api.logs(container, timestamps=timestamps, since=_whole(since), stream=True, follow=True)
-        except FAILURES as exc:
+        except (DockerException, RequestException) as exc:
             raise self._error('logs --follow %s' % container, exc) from None
         return LogLines(stream)
 
@@ -159,7 +168,7 @@ class Engine:
                 self.api.remove_container(container, v=True, force=force)
             except NotFound:
                 pass
-            except FAILURES as exc:
+            except (DockerException, RequestException) as exc:
                 raise self._error('rm %s' % container, exc) from None
 
         self._each(remove_one, ids)
@@ -181,13 +190,13 @@ class Engine:
             return function(name)
         except NotFound:
             return None
-        except FAILURES as exc:
+        except (DockerException, RequestException) as exc:
             raise self._error('%s %s' % (what, name), exc) from None
 
     def _call(self, what, function, *args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except FAILURES as exc:
+        except (DockerException, RequestException) as exc:
             raise self._error(what, exc) from None
 
     def _error(self, what, exc):
