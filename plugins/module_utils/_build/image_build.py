@@ -105,7 +105,7 @@ class ImageBuilder:
     # -- planning ---------------------------------------------------------
 
     def current_state(self):
-        """Inspect data of each tag and base image (None when absent), in one engine round trip."""
+        """Inspect data of each tag and base image (None when absent), one engine API call each."""
         return self.engine.inspect_images(self.tags + self.info.external_refs)
 
     def fingerprint(self, state):
