@@ -9,14 +9,23 @@
 
 from __future__ import annotations
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DockerCLIError
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.ledger import prunable_images
 
 
 def prune_images(engine, data, keep, warn):
-    """Remove what the ledger says may go; returns the references removed."""
+    """Remove what the ledger says may go; returns the references removed.
+
+    It runs once the release is live and recorded: an engine that fails now is a warning, and the next
+    deploy prunes what this one left.
+    """
     removed = []
     for image in prunable_images(data, keep):
-        found = engine.inspect_image(image['ref'])
+        try:
+            found = engine.inspect_image(image['ref'])
+        except DockerCLIError as exc:
+            warn("old releases' images were not pruned (%s); the next deploy prunes them" % exc.msg)
+            return removed
         if not found or found['Id'] != image['id']:
             continue  # gone already, or the tag now names another image: not ours to remove
         refused = engine.remove_image(image['ref'])
