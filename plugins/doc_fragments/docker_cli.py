@@ -6,23 +6,16 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options of modules that talk to the engine: its API through the Docker SDK for Python,
-    # Compose and buildx through the docker CLI.
+    # The option and requirement of modules that also run `docker compose` or `docker buildx`, which have
+    # no engine API. Used together with the auraspeak.ops.engine fragment (docker_host).
     DOCUMENTATION = r"""
 options:
   docker_cli:
     description:
       - Path to the C(docker) CLI, for C(docker compose) and C(docker buildx). By default the one found on E(PATH).
+      - Modules of the action group C(auraspeak.ops.docker) that do not run the CLI accept it and leave it unused,
+        so one C(module_defaults) entry for the group serves every module in it.
     type: path
-  docker_host:
-    description:
-      - Engine to talk to, as in E(DOCKER_HOST) (for example V(unix:///var/run/docker.sock) or V(ssh://user@host)).
-      - If not set, the E(DOCKER_HOST) environment variable of the managed host is used, and without it the
-        default socket.
-      - Both the engine API client and the CLI use it; E(DOCKER_TLS_VERIFY) and E(DOCKER_CERT_PATH) apply to both.
-    type: str
 requirements:
-  - Docker CLI with a reachable Docker Engine (API 1.41 / Engine 20.10 or newer).
-  - Docker SDK for Python 5.0 or newer (the C(docker) package; Debian C(python3-docker)) in the Python that runs the
-    module. The collection's docker_host role installs it.
+  - The docker CLI, with the compose and buildx plugins, for the modules that run them.
 """

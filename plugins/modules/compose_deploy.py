@@ -34,6 +34,7 @@ description:
     host needs no Python library and every C(DOCKER_HOST) form (including C(ssh://)) works.
 extends_documentation_fragment:
   - auraspeak.ops.attributes
+  - auraspeak.ops.engine
   - auraspeak.ops.docker_cli
 options:
   project:

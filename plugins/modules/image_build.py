@@ -27,6 +27,7 @@ description:
     access leave it out (the built-in frontend supports C(RUN --mount)).
 extends_documentation_fragment:
   - auraspeak.ops.attributes
+  - auraspeak.ops.engine
   - auraspeak.ops.docker_cli
 options:
   path:

@@ -26,6 +26,7 @@ description:
   - Reads only; with the default O(source) needs no monitoring.
 extends_documentation_fragment:
   - auraspeak.ops.attributes
+  - auraspeak.ops.engine
   - auraspeak.ops.docker_cli
 options:
   project:

@@ -4,7 +4,7 @@
 
 # This module is private to the auraspeak.ops collection: its API may change
 # without notice. It is the collection's one client to the Docker Engine API,
-# through the Docker SDK for Python: inspect, list, exec, logs, stop, remove, tag.
+# through the Docker SDK for Python: inspect, list, exec, logs, start, stop, signal, remove, tag.
 # Compose and buildx have no API and go through their CLIs (docker_cli.py).
 
 from __future__ import annotations
@@ -159,6 +159,14 @@ class Engine:
     def stop(self, stop_timeouts):
         """Stop containers at once, each given {id: grace seconds}, as `docker stop` does; raises on a failure."""
         self._each(lambda i: self._call('stop %s' % i, self.api.stop, i, timeout=stop_timeouts[i]), stop_timeouts)
+
+    def start(self, ids):
+        """Start containers at once; starting a running one changes nothing."""
+        self._each(lambda i: self._call('start %s' % i, self.api.start, i), ids)
+
+    def kill(self, container, signal):
+        """Send a signal (a name such as HUP, or a number) to the container's main process."""
+        self._call('kill --signal %s %s' % (signal, container), self.api.kill, container, signal=signal)
 
     def remove(self, ids, force=False):
         """Remove containers and their anonymous volumes; those gone already count as removed."""
