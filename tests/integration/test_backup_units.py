@@ -1,12 +1,14 @@
-"""The backup role's systemd units, checked by systemd's own parser.
+"""The backup role's systemd units, checked by systemd's own parser, and the command they run.
 
 This machine has no systemd running, so the timers cannot be started here;
 systemd-analyze verify still parses every unit the role writes (the command it
 runs must exist), and systemd-analyze calendar computes when each timer fires.
+The command the units run talks to the engine backup_docker_host names.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -18,6 +20,10 @@ SCHEDULES = {
     'diff': ('0 3 * * 1-6', None),
     'dump': ('30 2 * * *', None),
 }
+
+
+# An engine address where none listens: the command's docker calls must go there, and fail naming it.
+NO_ENGINE = 'unix:///tmp/itest-units-no-engine.sock'
 
 
 @pytest.fixture(scope='module')
@@ -34,6 +40,7 @@ def units(tmp_path_factory):
         'backup_pgbackrest_cipher_pass': 'itest-units-passphrase-0123456789',
         'backup_restic_password': 'itest-units-restic-password-0123',
         'backup_restic_volumes': ['itest-units-files'],
+        'backup_docker_host': NO_ENGINE,
     }
     os.makedirs(extra['backup_systemd_dir'])
     run = run_playbook('tests/integration/playbooks/backup_units.yml', extra, inventory='inventories/local/hosts.yml')
@@ -77,3 +84,18 @@ def test_each_timer_fires_when_its_cron_schedule_says(units, job):
         assert 'Sun' not in days and len(set(days)) == 6
     else:
         assert len(set(days)) == 7
+
+
+def test_the_command_talks_to_the_engine_backup_docker_host_names(units):
+    root = units.parent
+    env = {k: v for k, v in os.environ.items() if k != 'DOCKER_HOST'}
+    completed = subprocess.run(
+        [str(root / 'bin' / 'auraspeak-backup'), '--config', str(root / 'etc' / 'backup.json'), 'list'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert NO_ENGINE in json.loads(completed.stdout)['msg']

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from .docker import BackupError, require_service_container
+from .docker import BackupError, require_service_container, use_engine
 from .manifest import read_json
 from .state import BackupState
 
@@ -21,10 +21,13 @@ def config_path(project, config_dir=DEFAULT_CONFIG_DIR):
 
 
 def load(path):
+    """The project's configuration; from here on the docker commands go to its engine."""
     cfg = read_json(path)
     if cfg is None:
         raise BackupError('%s does not exist: run the auraspeak.ops.backup role on this host first' % path)
-    return Config(cfg)
+    config = Config(cfg)
+    use_engine(config.docker_host)
+    return config
 
 
 class Config:
@@ -42,6 +45,8 @@ class Config:
         self.state = BackupState(data['state_dir'], self.project, data.get('metrics_dir'))
         self.drill_timeout = int(data.get('drill_timeout', 1800))
         self.job_wait_timeout = int(data.get('job_wait_timeout', 1800))
+        # The engine on this host, when not the default socket (DOCKER_HOST of the caller then applies).
+        self.docker_host = data.get('docker_host') or ''
         self._live_postgres = None
 
     def live_postgres(self):

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
@@ -27,6 +28,15 @@ class BackupError(Exception):
 
 class CommandTimeout(BackupError):
     """A command ran out of its time limit (and was stopped)."""
+
+
+def use_engine(docker_host):
+    """Point every docker command this process runs at docker_host (an address as in DOCKER_HOST).
+
+    Empty leaves the caller's DOCKER_HOST, or the default socket, as it is.
+    """
+    if docker_host:
+        os.environ['DOCKER_HOST'] = docker_host
 
 
 def run(argv, input_text=None, check=True, timeout=None):
