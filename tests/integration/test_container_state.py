@@ -1,10 +1,11 @@
 """auraspeak.ops.container_state on the real engine: the stops, starts and signals the roles use
 around a restore, a database rollback and a Prometheus reload.
 
-Seen on the engine, not assumed: check mode changes nothing, a stop takes the
-containers down at once and a second run changes nothing, a start brings back
+Seen on the engine, not assumed: check mode changes nothing, a stop waits out
+each container's grace and a second run changes nothing, a start brings back
 exactly what was stopped, a signal reaches the process, a missing name fails
 before anything changes, and not even -vvv shows a container's environment.
+That the stops run side by side is test_engine_client's to show, on the client.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def group():
     subprocess.run(['docker', 'rm', '-f', *names], capture_output=True, check=False)
 
 
-def test_stop_by_label_in_check_mode_then_at_once_then_idempotent(group):
+def test_stop_by_label_in_check_mode_then_for_real_then_idempotent(group):
     label, names = group
     args = {'labels': [label], 'state': 'stopped'}
 
