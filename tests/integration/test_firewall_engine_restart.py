@@ -35,14 +35,14 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 
 import pytest
+from netns_engine import NetnsEngine, cgroup_pids, kill_pids, netns_pids, remove_cgroups
 from playbook_runs import ENV, ROOT, Run, playbook_command
 from test_firewall import INVENTORY, PLAYBOOK, probe, report, sh, wait_for
-from throwaway_engine import ThrowawayEngine, new_root
+from throwaway_engine import new_root
 
 HOST_NS = 'itest-fwr-host'
 OUT_NS = 'itest-fwr-out'
@@ -62,22 +62,6 @@ DAEMON_CONFIG = {
     'default-address-pools': [{'base': '10.124.0.0/16', 'size': 24}],
 }
 OK = 'open:HTTP/1.1 200 OK'
-
-# `ip netns exec` mounts a sysfs of the namespace over /sys, which hides the
-# cgroup hierarchies mounted under /sys/fs/cgroup (dockerd then stops at "Devices
-# cgroup isn't mounted"). In a private mount namespace of its own, this does the
-# same sysfs mount but keeps the cgroup hierarchies, then runs dockerd.
-NETNS_SYSFS = """
-set -e
-root=$1
-shift
-mkdir -p "$root/cgroup"
-mount --rbind /sys/fs/cgroup "$root/cgroup"
-mount -t sysfs sysfs /sys
-mount --rbind "$root/cgroup" /sys/fs/cgroup
-umount -l "$root/cgroup"
-exec "$@"
-"""
 
 
 def in_host(*argv, check=True, timeout=120):
@@ -114,112 +98,21 @@ def docker_nat():
 
 def host_pids():
     """Processes in the host namespace (dockerd, its containerd and shims, docker-proxy)."""
-    proc = sh('ip', 'netns', 'pids', HOST_NS, check=False)
-    return [int(pid) for pid in proc.stdout.split()] if proc.returncode == 0 else []
+    return netns_pids(HOST_NS)
 
 
-def kill_pids(pids):
-    """SIGKILL to each of pids (leftovers of this module's engines, found by namespace or cgroup), then wait."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
-def alive(pid):
-    """Whether pid runs (a zombie does not)."""
-    try:
-        with open('/proc/%d/stat' % pid, encoding='utf-8') as handle:
-            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except (OSError, IndexError):
-        return False
-
-
-def cgroups(name):
-    """The cgroups under the cgroup parent(s) matching name, deepest first (cgroup v1: one tree per controller)."""
-    found = glob.glob('/sys/fs/cgroup/*/%s/**/' % name, recursive=True)
-    found += glob.glob('/sys/fs/cgroup/%s/**/' % name, recursive=True)
-    return sorted(found, key=len, reverse=True)
-
-
-def cgroup_pids(name):
-    """Processes in those cgroups: the containers of an engine that is gone."""
-    pids = set()
-    for cgroup in cgroups(name):
-        with contextlib.suppress(OSError, ValueError), open(cgroup + 'cgroup.procs', encoding='utf-8') as handle:
-            pids.update(int(pid) for pid in handle.read().split())
-    return sorted(pids)
-
-
-def remove_cgroups(name):
-    """Remove those cgroups, empty once their processes are gone."""
-    for cgroup in cgroups(name):
-        with contextlib.suppress(OSError):
-            os.rmdir(cgroup)
-
-
-class NetnsEngine(ThrowawayEngine):
+class HostEngine(NetnsEngine):
     """A dockerd of its own under /tmp/itest-fwr-<hex>, inside the host namespace, with iptables on."""
 
     def __init__(self, root=None):
-        super().__init__(root or new_root(PREFIX))
-
-    def argv(self):
-        return [
-            'unshare', '--mount', '--propagation', 'private', '--',
-            'nsenter', '--net=/run/netns/' + HOST_NS, '--',
-            'sh', '-c', NETNS_SYSFS, 'itest-fwr-dockerd', self.root,
-            'dockerd', *self.dockerd_flags(),
-            '--iptables=true',
-        ]  # fmt: skip
-
-    def running(self):
-        return self.docker('ps', '-q', '--filter', 'status=running').stdout.split()
-
-    def daemon_pid(self):
-        """The pid of this engine's dockerd (also one that a killed run left), None when it is not running."""
-        if self.process is not None:
-            return self.process.pid if self.process.poll() is None else None
-        try:
-            with open(self.pidfile, encoding='utf-8') as handle:
-                pid = int(handle.read().strip())
-            with open('/proc/%d/cmdline' % pid, 'rb') as handle:
-                cmdline = handle.read()
-        except (OSError, ValueError):
-            return None
-        return pid if b'dockerd' in cmdline and self.root.encode() in cmdline else None
-
-    def stop(self):
-        """SIGTERM, what `systemctl stop docker` sends; wait for the daemon to end."""
-        pid = self.daemon_pid()
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGTERM)
-        if self.process is not None:
-            self.process.wait(timeout=90)
-        else:
-            wait_for(lambda: not alive(pid), 90, 'the leftover dockerd to end')
-
-    def destroy(self):
-        if self.daemon_pid() is not None:
-            self.remove_containers()
-        with contextlib.suppress(subprocess.TimeoutExpired, AssertionError):
-            self.stop()
-        # What a daemon that could not stop, or a killed run, left: its containers
-        # (in its cgroup parent) and its containerd and shims (in the host namespace).
-        kill_pids(cgroup_pids(self.name))
-        kill_pids(host_pids())
-        self.remove_root()
-        remove_cgroups(self.name)
+        super().__init__(root or new_root(PREFIX), HOST_NS)
 
 
 def remove_everything():
     """What this module creates, also what a killed run left behind."""
     for root in glob.glob('/tmp/%s*' % PREFIX):
         if re.fullmatch(re.escape(PREFIX) + '[0-9a-f]{10}', os.path.basename(root)):
-            NetnsEngine(root).destroy()
+            HostEngine(root).destroy()
     kill_pids(cgroup_pids(PREFIX + '*'))
     remove_cgroups(PREFIX + '*')
     kill_pids(host_pids())
@@ -294,7 +187,7 @@ def world():
             pytest.skip(image + ' not built: run `make images` first')
     remove_everything()
     had_docker0 = os.path.exists('/sys/class/net/docker0')
-    engine = NetnsEngine()
+    engine = HostEngine()
     os.mkdir(engine.root, 0o700)
     state = World(engine)
     try:
