@@ -124,10 +124,10 @@ class SwarmBed:
     def in_lan(self, *argv, **kwargs):
         return sh('ip', 'netns', 'exec', LAN_NS, *argv, **kwargs)
 
-    def load_images(self, *images):
-        """Copy images from the machine's engine into every node (nothing is pulled)."""
+    def load_images(self, *images, nodes=None):
+        """Copy images from the machine's engine into the nodes named, or every node (nothing is pulled)."""
         saved = subprocess.run(['docker', 'save', *images], capture_output=True, check=True, timeout=600)
-        for node in self.nodes.values():
+        for node in [self.nodes[name] for name in nodes] if nodes else self.nodes.values():
             load = ['docker', '-H', node.engine.host, 'load', '-q']
             subprocess.run(load, input=saved.stdout, capture_output=True, check=True, timeout=600)
 

@@ -13,10 +13,11 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 from netns_engine import wait_until
-from playbook_runs import ENV, ROOT, Run, playbook_command, run_verbose
+from playbook_runs import ENV, ROOT, Run, playbook_command, run_module, run_playbook, run_verbose
 from swarm_bed import SwarmBed, sh
 
 PLAYBOOK = 'playbooks/swarm.yml'
@@ -207,3 +208,166 @@ def test_a_host_in_both_groups_is_refused_before_anything_changes(cluster):
     ]
     assert set(changed(run).values()) == {0}
     assert cluster.manager_view() == before
+
+
+# --- The app role's compose project as a stack (stack_deploy), on the same cluster -----------
+
+APP_IMAGE = 'itest-swarm/app'
+PROJECT = 'itswarm'
+JWT = 'itest-swarm-jwt-0123456789abcdef0123'
+SECRETS = (JWT, 'itest-swarm-pg', 'itest-swarm-redis')
+UPDATE = {'app': {'order': 'start-first', 'parallelism': 1, 'failure_action': 'rollback', 'monitor': '5s'}}
+
+
+class Project:
+    """The app role's files for PROJECT under the bed, rendered by the role, deployed by stack_deploy from n1."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.directory = os.path.join(cluster.bed.root, PROJECT)
+        # The role renders on this machine, as it would on the manager.
+        self.inventory = os.path.join(cluster.bed.root, 'local.ini')
+        with open(self.inventory, 'w', encoding='utf-8') as handle:
+            handle.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
+
+    def render(self, jwt=JWT, **app_vars):
+        extra = {
+            'scratch_dir': self.directory,
+            'app_config_dir': self.directory,
+            'app_project': PROJECT,
+            'app_jwt_secret': jwt,
+            'app_postgres_password': SECRETS[1],
+            'app_redis_password': SECRETS[2],
+            'app_image_name': APP_IMAGE,
+            'app_version': '1.0.0',
+            'app_postgres_image': 'auraspeak-offline/postgres:15',
+            'app_redis_image': 'auraspeak-offline/redis:7.0',
+            'app_edge_enabled': False,
+            **app_vars,
+        }
+        os.makedirs(self.directory, exist_ok=True)
+        run = run_playbook('tests/integration/playbooks/app_render.yml', extra, inventory=self.inventory)
+        assert run.rc == 0, run.stdout[-3000:]
+
+    def deploy(self, check=False):
+        args = {
+            'project': PROJECT,
+            'project_dir': self.directory,
+            'resolve_image': 'never',
+            'timeout': 240,
+            'update': UPDATE,
+        }
+        host = {'DOCKER_HOST': self.cluster.node('n1').engine.host}
+        return run_module('auraspeak.ops.stack_deploy', args, check=check, env=host)
+
+    def tasks(self, service):
+        """{node: running tasks of the service there}."""
+        listed = self.cluster.node('n1').docker(
+            'service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}',
+            '%s_%s' % (PROJECT, service),
+        ).stdout.split('\n')  # fmt: skip
+        nodes = [line.split()[0].replace('itest-sw-', '') for line in listed if ' Running ' in ' %s ' % line]
+        return {node: nodes.count(node) for node in nodes}
+
+    def get(self, path):
+        """status line and body of the app at path, asked from n1 (which runs none of its tasks) over the overlay."""
+        script = 'exec 3<>/dev/tcp/app/3000 && printf "GET %s HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' % path
+        reply = self.cluster.node('n1').docker(
+            'run', '--rm', '--network', PROJECT + '_internal', DEBIAN, 'timeout', '10', 'bash', '-c', script,
+            check=False,
+        ).stdout  # fmt: skip
+        # Text mode: the reply's CRLFs arrive as newlines.
+        return reply.split('\n', 1)[0], reply.rsplit('\n\n', 1)[-1]
+
+    def service_labels(self, service):
+        template = '{{json .Spec.Labels}}'
+        return json.loads(
+            self.cluster.node('n1')
+            .docker('service', 'inspect', '--format', template, '%s_%s' % (PROJECT, service))
+            .stdout
+        )
+
+    def secret_names(self):
+        return sorted(self.cluster.node('n1').docker('secret', 'ls', '--format', '{{.Name}}').stdout.split())
+
+
+@pytest.fixture(scope='module')
+def project(cluster):
+    # Back to the inventory of the first tests: n3 is demoted to a worker and runs the app again.
+    cluster.write_inventory(GROUPS, ROLES)
+    run = cluster.run()
+    assert run.rc == 0, run.stdout[-3000:]
+    assert cluster.manager_view()['n3'][:2] == ('worker', 'ready')
+    build = ['docker', 'buildx', 'build', '--quiet', '--target', 'production']
+    build += ['--build-arg', 'BASE_IMAGE=auraspeak-offline/node:18', '--build-arg', 'APP_VERSION=1.0.0']
+    sh(*build, '--tag', APP_IMAGE + ':1.0.0', os.path.join(ROOT, 'examples', 'app'), timeout=600)
+    try:
+        cluster.bed.load_images(APP_IMAGE + ':1.0.0', nodes=['n2', 'n3'])
+        cluster.bed.load_images('auraspeak-offline/postgres:15', 'auraspeak-offline/redis:7.0', nodes=['n2'])
+        yield Project(cluster)
+    finally:
+        sh('docker', 'image', 'rm', APP_IMAGE + ':1.0.0', check=False)
+
+
+def test_the_app_roles_project_runs_as_a_stack_across_the_nodes(project):
+    project.render()
+    planned = project.deploy(check=True)
+    assert planned.rc == 0 and planned.result['changed'], planned.stdout[-3000:]
+    assert planned.result['services'] == {'app': 'create', 'postgres': 'create', 'redis': 'create'}
+    assert project.secret_names() == []
+
+    run = project.deploy()
+    assert run.rc == 0, run.stdout[-3000:]
+    # PostgreSQL and Redis on the data node, the two app replicas on the app nodes.
+    assert project.tasks('postgres') == {'n2': 1} and project.tasks('redis') == {'n2': 1}
+    assert sum(project.tasks('app').values()) == 2 and set(project.tasks('app')) <= {'n2', 'n3'}
+    # Asked from n1 over the overlay network: the app reads its database and Redis on n2.
+    status, body = project.get('/readyz')
+    assert status == 'HTTP/1.1 200 OK', body
+    assert json.loads(body)['checks'] == {'database': 'ok', 'redis': 'ok'}
+    assert 'pids limit dropped' in ' '.join(run.result['notes'])
+
+    # The secrets are Swarm secrets (files in the tasks), never in the stack file or the services' definitions.
+    with open(run.result['stack_file'], encoding='utf-8') as handle:
+        stack_file = handle.read()
+    inspected = (
+        project.cluster.node('n1')
+        .docker('service', 'inspect', PROJECT + '_app', PROJECT + '_postgres', PROJECT + '_redis')
+        .stdout
+    )
+    assert [secret for secret in SECRETS if secret in stack_file + inspected + run.stdout] == []
+    assert len(project.secret_names()) == 5
+
+    again = project.deploy()
+    assert again.rc == 0 and not again.result['changed'], again.stdout[-3000:]
+    assert set(again.result['services'].values()) == {'unchanged'}
+
+
+def test_a_changed_secret_becomes_a_new_swarm_secret_and_the_old_one_goes(project):
+    before = project.secret_names()
+    project.render(jwt=JWT + '-rotated')
+    run = project.deploy()
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.result['services']['app'] == 'update'
+    after = project.secret_names()
+    assert len(after) == 5 and not set(after) & set(before), (before, after)
+    assert sorted(run.result['secrets_removed']) == before
+    assert project.get('/readyz')[0] == 'HTTP/1.1 200 OK'
+
+
+def test_an_update_whose_health_check_fails_is_rolled_back_by_swarm(project):
+    project.render(jwt=JWT + '-rotated')
+    hash_before = project.service_labels('app')['io.auraspeak.ops.stack-hash']
+    with open(os.path.join(project.directory, 'stack.json'), encoding='utf-8') as handle:
+        stack_before = handle.read()
+    project.render(jwt=JWT + '-rotated', app_env={'FAULT_HEALTH_FAIL': '1'})
+    run = project.deploy()
+    assert run.rc != 0
+    assert 'the stack itswarm did not go live: app: Swarm rolled back the update' in run.result['msg']
+    # Swarm's rollback brought the serving definition back, which keeps answering.
+    assert project.service_labels('app')['io.auraspeak.ops.stack-hash'] == hash_before
+    assert sum(project.tasks('app').values()) == 2
+    assert project.get('/readyz')[0] == 'HTTP/1.1 200 OK'
+    with open(os.path.join(project.directory, 'stack.json'), encoding='utf-8') as handle:
+        assert handle.read() == stack_before
+    assert not os.path.exists(os.path.join(project.directory, 'stack.json.next'))

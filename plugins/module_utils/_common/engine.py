@@ -16,7 +16,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli i
 
 try:
     import docker
-    from docker.errors import DockerException, NotFound
+    from docker.errors import APIError, DockerException, NotFound
     from docker.utils import kwargs_from_env
 
     # A connection that fails or times out (the engine stopped mid-run): the SDK leaves
@@ -29,7 +29,10 @@ except ImportError:
     class DockerException(Exception):
         pass
 
-    class NotFound(DockerException):
+    class APIError(DockerException):
+        pass
+
+    class NotFound(APIError):
         pass
 
     class RequestException(Exception):
@@ -180,6 +183,32 @@ class Engine:
                 raise self._error('rm %s' % container, exc) from None
 
         self._each(remove_one, ids)
+
+    # --- swarm ----------------------------------------------------------------------------
+
+    def services(self, labels):
+        """The Swarm services that carry every one of labels (key=value or key), as the engine inspects them."""
+        return self._call('service ls', self.api.services, filters={'label': list(labels)})
+
+    def tasks(self, service_id, running_only=True):
+        """The tasks of a service: those Swarm wants running, or all it still keeps."""
+        filters = {'service': service_id}
+        if running_only:
+            filters['desired-state'] = 'running'
+        return self._call('service ps %s' % service_id, self.api.tasks, filters=filters)
+
+    def secrets(self, labels):
+        return self._call('secret ls', self.api.secrets, filters={'label': list(labels)})
+
+    def remove_secret(self, secret_id):
+        """Remove a Swarm secret; False when a service still uses it (or it is gone already)."""
+        try:
+            self.api.remove_secret(secret_id)
+        except APIError:  # in use (400), or gone already (404)
+            return False
+        except (DockerException, RequestException) as exc:
+            raise self._error('secret rm %s' % secret_id, exc) from None
+        return True
 
     # --- helpers --------------------------------------------------------------------------
 

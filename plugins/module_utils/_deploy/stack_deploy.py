@@ -1,0 +1,210 @@
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to the auraspeak.ops collection: its API may change without notice.
+"""Bring a Swarm stack to what the compose project says, and wait until Swarm has done it.
+
+The compose files are read by `docker compose config` (the same parser as the
+compose backend), rendered as a stack (stack_render), and deployed with
+`docker stack deploy` only when a service's definition changed: each service
+carries the hash of its definition in a label. The wait ends when every
+changed service runs its replicas, healthy, or fails when Swarm reverted or
+paused the update. The stack file is kept in the project directory only once
+Swarm has it running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DockerCLIError
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.files import write_atomic
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_render import StackError, StackRender
+
+HASH_LABEL = 'io.auraspeak.ops.stack-hash'
+STACK_LABEL = 'com.docker.stack.namespace'
+STACK_FILE = 'stack.json'
+FAILED_UPDATES = ('paused', 'rollback_started', 'rollback_paused', 'rollback_completed')
+
+
+class StackDeployError(DockerCLIError):
+    pass
+
+
+def with_hashes(stack):
+    """Label each service with the hash of its definition and of the secrets it uses, by their Swarm names."""
+    secrets = stack.get('secrets', {})
+    for service in stack['services'].values():
+        used = sorted(secrets[entry['source']]['name'] for entry in service.get('secrets', []))
+        digest = hashlib.sha256(json.dumps([service, used], sort_keys=True).encode()).hexdigest()
+        service['deploy'].setdefault('labels', {})[HASH_LABEL] = digest
+    return stack
+
+
+def plan(stack, running):
+    """{service: create | update | unchanged | remove}, running being {service: its hash label}."""
+    actions = {}
+    for name, service in stack['services'].items():
+        wanted = service['deploy']['labels'][HASH_LABEL]
+        if name not in running:
+            actions[name] = 'create'
+        else:
+            actions[name] = 'unchanged' if running[name] == wanted else 'update'
+    for name in running:
+        actions.setdefault(name, 'remove')
+    return actions
+
+
+def service_state(service, tasks, replicas, earlier_update=None):
+    """converged, waiting, or 'failed: <why>', from a service's inspect data and its tasks.
+
+    earlier_update is when the update Swarm reported before this deploy started: that
+    state is not this deploy's. Converged means as many tasks running (healthy, where the
+    image has a health check) of the service's current definition as it has replicas.
+    """
+    update = service.get('UpdateStatus') or {}
+    if update.get('StartedAt') == earlier_update:
+        update = {}
+    state = update.get('State')
+    if state in FAILED_UPDATES:
+        verb = 'rolled back' if state.startswith('rollback') else 'paused'
+        return 'failed: Swarm %s the update (%s)' % (verb, update.get('Message') or 'no message')
+    if state == 'updating':
+        return 'waiting'
+    wanted = service['Spec']['TaskTemplate'].get('ContainerSpec')
+    current = [
+        task
+        for task in tasks
+        if task.get('Status', {}).get('State') == 'running' and task.get('Spec', {}).get('ContainerSpec') == wanted
+    ]
+    return 'converged' if len(current) >= replicas else 'waiting'
+
+
+def last_task_error(tasks):
+    """Why the latest task that failed did, as Swarm says it (for example: task: non-zero exit (1))."""
+    failed = [task for task in tasks if task.get('Status', {}).get('Err')]
+    if not failed:
+        return ''
+    latest = max(failed, key=lambda task: task['Status'].get('Timestamp', ''))
+    return '; its last failed task: %s' % latest['Status']['Err']
+
+
+def read_file(path):
+    with open(path, 'rb') as handle:
+        return handle.read()
+
+
+class StackDeploy:
+    def __init__(self, params, cli, engine, check_mode, sleep=time.sleep, clock=time.monotonic):
+        self.params = params
+        self.cli = cli
+        self.engine = engine
+        self.check_mode = check_mode
+        self.sleep = sleep
+        self.clock = clock
+        self.project = params['project']
+        self.directory = params['project_dir']
+        self.stack_path = os.path.join(self.directory, STACK_FILE)
+        self.pending = self.stack_path + '.next'
+
+    def compose_model(self):
+        args = ['compose', '--project-name', self.project, '--project-directory', self.directory]
+        for path in self.params['files']:
+            args += ['--file', os.path.join(self.directory, path)]
+        _rc, out, _err = self.cli.run(args + ['config', '--format', 'json', '--no-interpolate'])
+        return json.loads(out)
+
+    def render(self):
+        renderer = StackRender(
+            self.project,
+            self.params['placement'],
+            read_file,
+            networks=self.params['networks'],
+            update=self.params['update'],
+            config_dir=self.directory,
+        )
+        try:
+            stack = renderer.render(self.compose_model())
+        except (StackError, OSError) as exc:
+            raise StackDeployError('the project cannot run as a Swarm stack: %s' % exc) from None
+        return with_hashes(stack), renderer.notes
+
+    def running(self):
+        """The stack's services by their names in the stack file."""
+        prefix = self.project + '_'
+        services = self.engine.services(['%s=%s' % (STACK_LABEL, self.project)])
+        return {s['Spec']['Name'][len(prefix) :]: s for s in services if s['Spec']['Name'].startswith(prefix)}
+
+    def run(self):
+        stack, notes = self.render()
+        current = self.running()
+        actions = plan(stack, {name: s['Spec'].get('Labels', {}).get(HASH_LABEL) for name, s in current.items()})
+        changed = any(action != 'unchanged' for action in actions.values())
+        result = {'changed': changed, 'services': actions, 'notes': notes, 'stack_file': self.stack_path}
+        if not changed or self.check_mode:
+            return result
+        earlier = {name: (s.get('UpdateStatus') or {}).get('StartedAt') for name, s in current.items()}
+        self.deploy(stack)
+        self.wait(stack, [name for name, action in actions.items() if action in ('create', 'update')], earlier)
+        result['secrets_removed'] = self.remove_unused_secrets(stack)
+        return result
+
+    def deploy(self, stack):
+        """docker stack deploy from a new file, which becomes the stack file once Swarm runs it."""
+        write_atomic(self.pending, json.dumps(stack, indent=2, sort_keys=True).encode() + b'\n')
+        args = ['stack', 'deploy', '--prune', '--resolve-image', self.params['resolve_image']]
+        self.cli.run(args + ['--compose-file', self.pending, self.project])
+
+    def wait(self, stack, names, earlier):
+        deadline = self.clock() + self.params['timeout']
+        while True:
+            states = self.states(stack, names, earlier)
+            failed = sorted(
+                (name, state[len('failed: ') :])
+                for name, state in states.items()
+                if state != 'converged' and state != 'waiting'
+            )
+            if failed:
+                os.unlink(self.pending)
+                raise StackDeployError(
+                    'the stack %s did not go live: %s' % (self.project, '; '.join('%s: %s' % pair for pair in failed))
+                )
+            if all(state == 'converged' for state in states.values()):
+                os.replace(self.pending, self.stack_path)
+                return
+            if self.clock() > deadline:
+                os.unlink(self.pending)
+                waiting = ', '.join(sorted(name for name, state in states.items() if state == 'waiting'))
+                raise StackDeployError(
+                    'the stack %s did not converge within %d s: %s still waiting (docker service ps %s_<service>)'
+                    % (self.project, self.params['timeout'], waiting, self.project)
+                )
+            self.sleep(2)
+
+    def states(self, stack, names, earlier):
+        current = self.running()
+        states = {}
+        for name in names:
+            service = current.get(name)
+            if service is None:
+                states[name] = 'waiting'
+                continue
+            replicas = stack['services'][name]['deploy'].get('replicas', 1)
+            states[name] = service_state(service, self.engine.tasks(service['ID']), replicas, earlier.get(name))
+            if states[name].startswith('failed'):
+                states[name] += last_task_error(self.engine.tasks(service['ID'], running_only=False))
+        return states
+
+    def remove_unused_secrets(self, stack):
+        """The project's Swarm secrets of earlier contents, which no service uses any more."""
+        wanted = {secret['name'] for secret in stack.get('secrets', {}).values()}
+        removed = []
+        for secret in self.engine.secrets(['%s=%s' % (STACK_LABEL, self.project)]):
+            name = secret['Spec']['Name']
+            if name not in wanted and self.engine.remove_secret(secret['ID']):
+                removed.append(name)
+        return sorted(removed)

@@ -1,0 +1,157 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, auraspeak.ops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: stack_deploy
+short_description: Run a compose project as a Docker Swarm stack, and wait until Swarm runs it
+version_added: 0.1.0
+description:
+  - Reads the compose project with C(docker compose config), the parser the compose backend uses, and renders it as
+    a stack file for C(docker stack deploy) - one source, two renderings.
+  - "What the rendering adds for Swarm: each service placed on the nodes labelled for its role (O(placement));
+    C(endpoint_mode: dnsrr) for every service, because Swarm's virtual IPs need IPVS, which not every kernel has;
+    secrets, and the host files the services bind-mount, as Swarm secrets readable by the service's user alone, under
+    names that change when their contents change; restart policy, tmpfs and shared memory in Swarm's forms; the
+    update and rollback order of O(update)."
+  - What Swarm cannot do is dropped and reported in RV(notes) (process limits, C(depends_on), per-service
+    C(security_opt)); a service that needs what a Swarm service cannot have (C(network_mode), devices, a host file
+    outside O(project_dir)) stops the module before anything changes.
+  - Deploys only when a service's definition changed (a hash in a service label), then waits until every changed
+    service runs its replicas of the new definition - healthy, where the image has a health check - or fails when
+    Swarm paused or rolled the update back, or after O(timeout) seconds.
+  - Once Swarm runs it, the stack file is kept as C(stack.json) in O(project_dir), and secrets of earlier contents
+    that no service uses any more are removed.
+  - Run it on a manager of the cluster.
+extends_documentation_fragment:
+  - auraspeak.ops.attributes
+  - auraspeak.ops.engine
+  - auraspeak.ops.docker_cli
+options:
+  project:
+    description: The stack's name; its services are C(<project>_<service>).
+    type: str
+    required: true
+  project_dir:
+    description: The directory of the compose project. Every file a service bind-mounts must be under it.
+    type: path
+    required: true
+  files:
+    description: The compose files, relative to O(project_dir), in the order C(docker compose) merges them.
+    type: list
+    elements: str
+    default: [compose.yaml]
+  placement:
+    description:
+      - "Which node role each service runs on: C(service: role) places the service's tasks on nodes with the label
+        C(auraspeak.<role>=true) (the swarm role sets them). A service not named runs on any node."
+    type: dict
+    default: {app: app, postgres: data, redis: data}
+  networks:
+    description:
+      - "External networks of the compose project and the Swarm network each one becomes (C(compose name: Swarm
+        name)), for example the edge's bridge and the cluster's overlay network."
+    type: dict
+    default: {}
+  update:
+    description:
+      - "Per service, Swarm's C(update_config) (C(order), C(parallelism), C(delay), C(failure_action), C(monitor),
+        C(max_failure_ratio)); the rollback uses the same order, parallelism and delay."
+    type: dict
+    default: {}
+  resolve_image:
+    description:
+      - C(--resolve-image) of C(docker stack deploy). V(always) pins each image to its registry digest; V(never)
+        uses the images the nodes have, for clusters without a registry.
+    type: str
+    choices: [always, changed, never]
+    default: always
+  timeout:
+    description: Seconds to wait for the changed services to run their new definition.
+    type: int
+    default: 300
+attributes:
+  check_mode:
+    support: full
+    details: Renders the stack and reports which services it would create, update or remove.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+seealso:
+  - module: auraspeak.ops.compose_deploy
+  - module: community.docker.docker_stack
+author:
+  - auraspeak.ops contributors (@auraspeak)
+"""
+
+EXAMPLES = r"""
+- name: Run the project as a stack on the cluster
+  auraspeak.ops.stack_deploy:
+    project: auraspeak
+    project_dir: /etc/auraspeak/auraspeak
+    networks: {auraspeak_edge: auraspeak_cluster}
+    update:
+      app: {order: start-first, parallelism: 1, failure_action: rollback, monitor: 15s}
+"""
+
+RETURN = r"""
+services:
+  description: What this run did, or would do in check mode, to each service of the stack.
+  returned: always
+  type: dict
+  sample: {app: update, postgres: unchanged, redis: unchanged}
+notes:
+  description: What the compose project says that Swarm does not do, and was left out.
+  returned: always
+  type: list
+  elements: str
+  sample: ["app: pids limit dropped (Swarm services of Docker 20.10 have none)"]
+stack_file:
+  description: The stack file Swarm runs, kept in O(project_dir).
+  returned: always
+  type: str
+secrets_removed:
+  description: Swarm secrets of earlier contents that no service used any more, removed.
+  returned: when the stack changed
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import (
+    DOCKER_CLI_ARGUMENT_SPEC,
+    DockerCLI,
+    DockerCLIError,
+)
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.engine import Engine
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_deploy import StackDeploy
+
+
+def main():
+    argument_spec = dict(
+        project=dict(type='str', required=True),
+        project_dir=dict(type='path', required=True),
+        files=dict(type='list', elements='str', default=['compose.yaml']),
+        placement=dict(type='dict', default={'app': 'app', 'postgres': 'data', 'redis': 'data'}),
+        networks=dict(type='dict', default={}),
+        update=dict(type='dict', default={}),
+        resolve_image=dict(type='str', choices=['always', 'changed', 'never'], default='always'),
+        timeout=dict(type='int', default=300),
+        **DOCKER_CLI_ARGUMENT_SPEC,
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        deploy = StackDeploy(module.params, DockerCLI(module), Engine.from_module(module), module.check_mode)
+        result = deploy.run()
+    except DockerCLIError as exc:
+        module.fail_json(**exc.as_result())
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,86 @@
+"""What stack_deploy decides from the engine's view of the stack: the plan, and when a service has converged."""
+
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_deploy import (
+    HASH_LABEL,
+    last_task_error,
+    plan,
+    service_state,
+    with_hashes,
+)
+
+SPEC = {'Image': 'app:2', 'Env': ['A=1']}
+
+
+def stack():
+    return with_hashes(
+        {
+            'services': {
+                'app': {'image': 'app:2', 'deploy': {'replicas': 2}, 'secrets': [{'source': 's'}]},
+                'redis': {'image': 'redis:7', 'deploy': {}},
+            },
+            'secrets': {'s': {'name': 'p_s_aaaa', 'file': '/x'}},
+        }
+    )
+
+
+def service(update=None, spec=SPEC):
+    return {'Spec': {'TaskTemplate': {'ContainerSpec': spec}}, 'UpdateStatus': update}
+
+
+def task(state='running', spec=SPEC, err=None, timestamp='2026-12-06T08:00:00Z'):
+    status = {'State': state, 'Timestamp': timestamp}
+    if err:
+        status['Err'] = err
+    return {'Status': status, 'Spec': {'ContainerSpec': spec}}
+
+
+def test_the_hash_covers_the_definition_and_the_names_of_the_secrets_it_uses():
+    first = stack()['services']['app']['deploy']['labels'][HASH_LABEL]
+    assert stack()['services']['app']['deploy']['labels'][HASH_LABEL] == first
+    other = stack()
+    other['secrets']['s']['name'] = 'p_s_bbbb'
+    del other['services']['app']['deploy']['labels']
+    assert with_hashes(other)['services']['app']['deploy']['labels'][HASH_LABEL] != first
+
+
+def test_plan_from_the_running_services_hashes():
+    wanted = stack()
+    app = wanted['services']['app']['deploy']['labels'][HASH_LABEL]
+    assert plan(wanted, {}) == {'app': 'create', 'redis': 'create'}
+    assert plan(wanted, {'app': app, 'redis': 'old', 'worker': 'x'}) == {
+        'app': 'unchanged',
+        'redis': 'update',
+        'worker': 'remove',
+    }
+
+
+def test_converged_when_enough_tasks_of_the_current_definition_run():
+    assert service_state(service(), [task(), task()], 2) == 'converged'
+    # Old tasks (another definition) and tasks still starting (health check pending) do not count.
+    old = {'Image': 'app:1', 'Env': ['A=1']}
+    assert service_state(service(), [task(), task(spec=old)], 2) == 'waiting'
+    assert service_state(service(), [task(), task(state='starting')], 2) == 'waiting'
+
+
+def test_an_update_in_progress_waits_and_a_reverted_one_fails():
+    assert service_state(service({'State': 'updating', 'StartedAt': 't2'}), [task(), task()], 2) == 'waiting'
+    reverted = service({'State': 'rollback_completed', 'StartedAt': 't2', 'Message': 'rollback completed'})
+    assert service_state(reverted, [task(), task()], 2) == 'failed: Swarm rolled back the update (rollback completed)'
+    paused = service({'State': 'paused', 'StartedAt': 't2', 'Message': 'update paused due to failure'})
+    assert service_state(paused, [], 2) == 'failed: Swarm paused the update (update paused due to failure)'
+
+
+def test_the_state_of_an_earlier_update_is_not_this_deploys():
+    reverted_before = service({'State': 'rollback_completed', 'StartedAt': 't1'})
+    assert service_state(reverted_before, [task(), task()], 2, earlier_update='t1') == 'converged'
+    assert service_state(reverted_before, [task(), task()], 2, earlier_update='t0').startswith('failed')
+
+
+def test_the_last_failed_tasks_error_is_reported():
+    tasks = [
+        task(state='failed', err='task: non-zero exit (1)', timestamp='2026-12-06T08:00:01Z'),
+        task(state='failed', err='unhealthy container', timestamp='2026-12-06T08:00:09Z'),
+        task(),
+    ]
+    assert last_task_error(tasks) == '; its last failed task: unhealthy container'
+    assert last_task_error([task()]) == ''
