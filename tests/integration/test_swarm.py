@@ -280,12 +280,11 @@ class Project:
         return reply.split('\n', 1)[0], reply.rsplit('\n\n', 1)[-1]
 
     def service_labels(self, service):
+        """The service's labels, {} when there is no such service."""
+        name = '%s_%s' % (PROJECT, service)
         template = '{{json .Spec.Labels}}'
-        return json.loads(
-            self.cluster.node('n1')
-            .docker('service', 'inspect', '--format', template, '%s_%s' % (PROJECT, service))
-            .stdout
-        )
+        inspected = self.cluster.node('n1').docker('service', 'inspect', '--format', template, name, check=False)
+        return json.loads(inspected.stdout) if inspected.returncode == 0 else {}
 
     def secret_names(self):
         return sorted(self.cluster.node('n1').docker('secret', 'ls', '--format', '{{.Name}}').stdout.split())
@@ -306,7 +305,7 @@ def project(cluster):
         cluster.bed.load_images('auraspeak-offline/postgres:15', 'auraspeak-offline/redis:7.0', nodes=['n2'])
         yield Project(cluster)
     finally:
-        sh('docker', 'image', 'rm', APP_IMAGE + ':1.0.0', check=False)
+        sh('docker', 'image', 'rm', APP_IMAGE + ':1.0.0', APP_IMAGE + ':2.0.0', check=False)
 
 
 def test_the_app_roles_project_runs_as_a_stack_across_the_nodes(project):
@@ -371,3 +370,53 @@ def test_an_update_whose_health_check_fails_is_rolled_back_by_swarm(project):
     with open(os.path.join(project.directory, 'stack.json'), encoding='utf-8') as handle:
         assert handle.read() == stack_before
     assert not os.path.exists(os.path.join(project.directory, 'stack.json.next'))
+
+
+def test_deploy_yml_runs_the_app_on_the_cluster_with_app_backend_swarm(project):
+    """The user's entry point: deploy.yml on a manager, with the files the role renders (same as above)."""
+    cluster = project.cluster
+    sh('docker', 'tag', APP_IMAGE + ':1.0.0', APP_IMAGE + ':2.0.0')
+    cluster.bed.load_images(APP_IMAGE + ':2.0.0', nodes=['n2', 'n3'])
+    inventory = os.path.join(cluster.bed.root, 'deploy-hosts.yml')
+    host_vars = {
+        'n1': {
+            'app_backend': 'swarm',
+            'app_swarm_resolve_image': 'never',
+            'app_edge_enabled': False,
+            'common_config_root': os.path.join(cluster.bed.root, 'etc'),
+            'common_state_dir': os.path.join(cluster.bed.root, 'state'),
+            'app_config_dir': project.directory,
+            'app_project': PROJECT,
+            'app_image_name': APP_IMAGE,
+            'app_jwt_secret': JWT + '-rotated',
+            'app_postgres_password': SECRETS[1],
+            'app_redis_password': SECRETS[2],
+            'app_postgres_image': 'auraspeak-offline/postgres:15',
+            'app_redis_image': 'auraspeak-offline/redis:7.0',
+        }
+    }
+    cluster.bed.write_inventory(inventory, {'app': ['n1']}, host_vars)
+
+    def deploy(version, check=False):
+        cmd = playbook_command('playbooks/deploy.yml', {'app_version': version}, check=check, inventory=inventory)
+        completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False)
+        return Run(completed)
+
+    serving = project.service_labels('app').get('io.auraspeak.ops.stack-hash')
+    planned = deploy('2.0.0', check=True)
+    assert planned.rc == 0 and (planned.host_stats('n1') or {}).get('changed'), planned.stdout[-5000:]
+    assert project.service_labels('app').get('io.auraspeak.ops.stack-hash') == serving
+
+    run = deploy('2.0.0')
+    assert run.rc == 0, run.stdout[-3000:]
+    status, body = project.get('/version')
+    assert status == 'HTTP/1.1 200 OK' and json.loads(body)['version'] == '2.0.0', body
+    assert sum(project.tasks('app').values()) == 2
+    stack = [r for r in run.task_results('n1') if 'services' in r and 'stack_file' in r]
+    # After the tests above, the stack runs 1.0.0 with the same files: only the app changes.
+    stateful = 'unchanged' if serving else 'create'
+    expected = {'app': 'update' if serving else 'create', 'postgres': stateful, 'redis': stateful}
+    assert stack and stack[0]['services'] == expected
+
+    again = deploy('2.0.0')
+    assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]

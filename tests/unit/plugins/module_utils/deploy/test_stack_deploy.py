@@ -23,15 +23,15 @@ def stack():
     )
 
 
-def service(update=None, spec=SPEC):
-    return {'Spec': {'TaskTemplate': {'ContainerSpec': spec}}, 'UpdateStatus': update}
+def service(update=None):
+    return {'Spec': {'TaskTemplate': {'ContainerSpec': SPEC}}, 'UpdateStatus': update}
 
 
-def task(state='running', spec=SPEC, err=None, timestamp='2026-12-06T08:00:00Z'):
+def task(state='running', spec=None, err=None, timestamp='2026-12-06T08:00:00Z'):
     status = {'State': state, 'Timestamp': timestamp}
     if err:
         status['Err'] = err
-    return {'Status': status, 'Spec': {'ContainerSpec': spec}}
+    return {'Status': status, 'Spec': {'ContainerSpec': spec or SPEC}}
 
 
 def test_the_hash_covers_the_definition_and_the_names_of_the_secrets_it_uses():
