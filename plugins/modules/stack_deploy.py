@@ -17,9 +17,9 @@ description:
     secrets, and the host files the services bind-mount, as Swarm secrets readable by the service's user alone, under
     names that change when their contents change; restart policy, tmpfs and shared memory in Swarm's forms; the
     update and rollback order of O(update)."
-  - What Swarm cannot do is dropped and reported in RV(notes) (process limits, C(depends_on), per-service
-    C(security_opt)); a service that needs what a Swarm service cannot have (C(network_mode), devices, a host file
-    outside O(project_dir)) stops the module before anything changes.
+  - What Swarm cannot do is dropped and reported in RV(notes) (C(depends_on), per-service C(security_opt)); a
+    service that needs what a Swarm service cannot have (C(network_mode), devices, a host file outside
+    O(project_dir)) stops the module before anything changes.
   - Deploys only when a service's definition changed (a hash in a service label), then waits until every changed
     service runs its replicas of the new definition - healthy, where the image has a health check - or fails when
     Swarm paused or rolled the update back, or after O(timeout) seconds.
@@ -109,7 +109,9 @@ notes:
   returned: always
   type: list
   elements: str
-  sample: ["app: pids limit dropped (Swarm services of Docker 20.10 have none)"]
+  sample:
+    - "app: depends_on dropped (Swarm starts services in no order; the app waits for PostgreSQL and Redis through
+      its readiness)"
 stack_file:
   description: The stack file Swarm runs, kept in O(project_dir).
   returned: always

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
+from netns_engine import wait_until
 from playbook_runs import ENV, ROOT, playbook_command, run_playbook
 
 NETNS = 'itest-fw-out'
@@ -205,15 +206,6 @@ def docker_rules(addresses):
             if any(re.search(r'\b%s\b' % re.escape(address), line) for address in addresses)
         ]
     return sorted(rules), sorted(chains)
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError('timed out waiting for ' + what)
 
 
 class _Banner(socketserver.BaseRequestHandler):
@@ -417,7 +409,7 @@ def world(tmp_path_factory):
             (state.ips['redis'], 6379),
             (state.ips['redis-bridge'], 6379),
         ]
-        wait_for(
+        wait_until(
             lambda: all(r.startswith('open') for r in probe(*services, netns=None).values()),
             60,
             'the test containers to answer on the host',
@@ -592,7 +584,7 @@ def test_docker_keeps_its_tables_and_container_networking(world):
             break
         time.sleep(0.3)
     assert reached.startswith('HTTP/1.1 200'), client.stderr
-    wait_for(lambda: answer('127.0.0.1', port, netns=None) == 'open:HTTP/1.1 200 OK', 20, 'the new published port')
+    wait_until(lambda: answer('127.0.0.1', port, netns=None) == 'open:HTTP/1.1 200 OK', 20, 'the new published port')
 
 
 def test_candidate_that_nft_rejects_is_not_loaded(world):
@@ -673,7 +665,9 @@ def test_commit_confirm_restores_the_rules_when_the_controller_is_lost(world):
     with open(os.path.join(world.tmp, 'killed-run.log'), 'w', encoding='utf-8') as log:
         controller = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
         try:
-            wait_for(lambda: os.path.exists(frozen) or controller.poll() is not None, 120, 'the new table to be loaded')
+            wait_until(
+                lambda: os.path.exists(frozen) or controller.poll() is not None, 120, 'the new table to be loaded'
+            )
             assert controller.poll() is None, 'ansible-playbook ended before the load: see killed-run.log'
             # Loaded and waiting for its confirmation: new table live, revert job armed.
             assert os.path.exists(world.pidfile)
@@ -702,10 +696,10 @@ def test_commit_confirm_restores_the_rules_when_the_controller_is_lost(world):
     assert 'A revert job of an earlier run' in message
     assert after_refused not in (None, world.base_fingerprint), 'the refused run changed the live table'
 
-    wait_for(
+    wait_until(
         lambda: live_table() == table, KILLED_RUN_CONFIRM_TIMEOUT + 15, 'the revert job to restore the previous table'
     )
-    wait_for(lambda: not revert_jobs() and not os.path.exists(world.pidfile), 10, 'the revert job to end')
+    wait_until(lambda: not revert_jobs() and not os.path.exists(world.pidfile), 10, 'the revert job to end')
     assert answer(HOST_ADDR, open_port).startswith('open')
     # The rules file is written only after the confirmation: still the previous one.
     assert world.rules_file() == rules

@@ -39,9 +39,9 @@ import subprocess
 import time
 
 import pytest
-from netns_engine import NetnsEngine, cgroup_pids, kill_pids, netns_pids, remove_cgroups
+from netns_engine import NetnsEngine, cgroup_pids, kill_pids, netns_pids, remove_cgroups, wait_until
 from playbook_runs import ENV, ROOT, Run, playbook_command
-from test_firewall import INVENTORY, PLAYBOOK, probe, report, sh, wait_for
+from test_firewall import INVENTORY, PLAYBOOK, probe, report, sh
 from throwaway_engine import new_root
 
 HOST_NS = 'itest-fwr-host'
@@ -169,7 +169,7 @@ class World:
     def wait_until_served(self):
         """Both containers answer on the host itself (through Docker's DNAT or its proxy)."""
         targets = [(HOST_ADDR, OPEN_PORT), (HOST_ADDR, CLOSED_PORT)]
-        wait_for(
+        wait_until(
             lambda: set(probe(*targets, netns=HOST_NS).values()) == {OK}, 60, 'the containers to answer on the host'
         )
 
@@ -285,7 +285,7 @@ def test_engine_restart_keeps_the_role_and_container_networking(world):
     # Start it again: the containers come back by their restart policy (unless-stopped).
     engine.start()
     assert engine.process.pid != first_daemon
-    wait_for(lambda: len(engine.running()) == 2, 60, 'the containers to be started again by the engine')
+    wait_until(lambda: len(engine.running()) == 2, 60, 'the containers to be started again by the engine')
     # Both answer on the host itself again, the closed port included: what follows is the firewall.
     world.wait_until_served()
 

@@ -324,7 +324,12 @@ def test_the_app_roles_project_runs_as_a_stack_across_the_nodes(project):
     status, body = project.get('/readyz')
     assert status == 'HTTP/1.1 200 OK', body
     assert json.loads(body)['checks'] == {'database': 'ok', 'redis': 'ok'}
-    assert 'pids limit dropped' in ' '.join(run.result['notes'])
+    assert any(note.startswith('app: depends_on dropped') for note in run.result['notes'])
+    # The limits of the compose project, process limit included (app role defaults).
+    template = '{{json .Spec.TaskTemplate.Resources.Limits}}'
+    limits = json.loads(project.cluster.node('n1').docker('service', 'inspect', '--format', template,
+                                                          PROJECT + '_app').stdout)  # fmt: skip
+    assert limits == {'NanoCPUs': 1000000000, 'MemoryBytes': 512 * 1024**2, 'Pids': 256}
 
     # The secrets are Swarm secrets (files in the tasks), never in the stack file or the services' definitions.
     with open(run.result['stack_file'], encoding='utf-8') as handle:

@@ -19,8 +19,8 @@ deploy` of Docker 20.10 reads, with what Swarm needs and compose does not say:
 - restart policy, tmpfs and shared memory in the forms Swarm takes;
 - an update and rollback order for each service.
 
-What Swarm cannot do is dropped with a note (process limits, depends_on,
-no-new-privileges per service: the docker_host role sets it for the engine),
+What Swarm cannot do is dropped with a note (depends_on, no-new-privileges per
+service: the docker_host role sets it for the engine),
 or refused when dropping it would change what the service is (network_mode).
 """
 
@@ -162,9 +162,6 @@ class StackRender:
                 self.note('%s: %s dropped (%s)' % (name, key, why))
         deploy = service.pop('deploy', None) or {}
         deploy['restart_policy'] = restart_policy(service.pop('restart', None))
-        limits = deploy.get('resources', {}).get('limits', {})
-        if limits.pop('pids', None) is not None:
-            self.note('%s: pids limit dropped (Swarm services of Docker 20.10 have none)' % name)
         role = self.placement.get(name)
         if role:
             deploy['placement'] = {'constraints': ['node.labels.auraspeak.%s == true' % role]}

@@ -103,8 +103,8 @@ def test_what_swarm_cannot_do_is_dropped_with_a_note():
     stack, notes = render()
     app = stack['services']['app']
     assert 'depends_on' not in app and 'security_opt' not in app and 'restart' not in app
-    assert app['deploy']['resources']['limits'] == {'cpus': '1.0', 'memory': '512m'}
-    assert 'app: pids limit dropped (Swarm services of Docker 20.10 have none)' in notes
+    # Swarm (API 1.41) takes memory, CPU and process limits alike.
+    assert app['deploy']['resources']['limits'] == {'cpus': '1.0', 'memory': '512m', 'pids': 256}
     assert any(note.startswith('app: depends_on dropped') for note in notes)
     assert any(note.startswith('app: security_opt dropped') for note in notes)
 
