@@ -73,7 +73,9 @@ def test_listing_by_label_and_inspecting_what_is_gone(engine, sleeper):
 
 
 def test_logs_since_a_moment_and_a_tail(engine, sleeper):
-    time.sleep(0.5)
+    # since counts in whole seconds (Engine.logs): the moment must be more than a second after
+    # the first line, or its whole second may reach back to the container's start.
+    time.sleep(1.5)
     moment = time.time()
     time.sleep(0.5)
     since = engine.logs(sleeper, since=moment).splitlines()

@@ -142,7 +142,8 @@ def test_cluster_from_the_inventory_and_a_second_run_changes_nothing(cluster):
     tokens = [
         cluster.node('n1').docker('swarm', 'join-token', '-q', kind).stdout.strip() for kind in ('worker', 'manager')
     ]
-    output = again.stdout + again.stderr
+    # Neither in the run that joined n2 and n3, nor in this one.
+    output = run.stdout + run.stderr + again.stdout + again.stderr
     assert [token for token in tokens if token in output] == []
     # Its own secret part too (SWMTKN-1-<cluster>-<secret>), the part that admits a node.
     assert [token for token in tokens if token.rsplit('-', 1)[1] in output] == []
@@ -402,12 +403,18 @@ def test_deploy_yml_runs_the_app_on_the_cluster_with_app_backend_swarm(project):
     }
     cluster.bed.write_inventory(inventory, {'app': ['n1']}, host_vars)
 
-    def deploy(version, check=False):
-        cmd = playbook_command('playbooks/deploy.yml', {'app_version': version}, check=check, inventory=inventory)
+    def deploy(version, check=False, **extra):
+        extra_vars = dict(extra, app_version=version)
+        cmd = playbook_command('playbooks/deploy.yml', extra_vars, check=check, inventory=inventory)
         completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False)
         return Run(completed)
 
     serving = project.service_labels('app').get('io.auraspeak.ops.stack-hash')
+    # Secrets in the environment would be in every manager's store and in docker service inspect: refused.
+    refused = deploy('2.0.0', app_secrets_as_files=False)
+    assert refused.rc != 0 and refused.host_stats('n1')['changed'] == 0
+    assert any('app_secrets_as_files is false' in message for message in refused.failures('n1')), refused.failures('n1')
+    assert project.service_labels('app').get('io.auraspeak.ops.stack-hash') == serving
     planned = deploy('2.0.0', check=True)
     assert planned.rc == 0 and (planned.host_stats('n1') or {}).get('changed'), planned.stdout[-5000:]
     assert project.service_labels('app').get('io.auraspeak.ops.stack-hash') == serving
