@@ -18,6 +18,7 @@ import concurrent.futures
 import http.client
 import itertools
 import json
+import signal
 import ssl
 import threading
 import time
@@ -164,8 +165,12 @@ def main():
     parser.add_argument('--mix', choices=sorted(MIXES), default='version')
     parser.add_argument('--cafile')
     options = parser.parse_args()
+    # SIGTERM ends the run early and still reports (a test that runs the load in a
+    # network namespace stops it when the operation under load is over).
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
     load = Load(options.url, options.rate, options.mix, cafile=options.cafile).start()
-    time.sleep(options.seconds)
+    done.wait(options.seconds)
     print(json.dumps(load.stop().report(), indent=2))
 
 

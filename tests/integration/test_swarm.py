@@ -18,7 +18,7 @@ import sys
 import pytest
 from netns_engine import wait_until
 from playbook_runs import ENV, ROOT, Run, playbook_command, run_module, run_playbook, run_verbose
-from swarm_bed import SwarmBed, sh
+from swarm_bed import LAN_NS, SwarmBed, sh
 
 PLAYBOOK = 'playbooks/swarm.yml'
 DEBIAN = 'auraspeak-offline/debian:bookworm'
@@ -306,7 +306,7 @@ def project(cluster):
         cluster.bed.load_images('auraspeak-offline/postgres:15', 'auraspeak-offline/redis:7.0', nodes=['n2'])
         yield Project(cluster)
     finally:
-        sh('docker', 'image', 'rm', APP_IMAGE + ':1.0.0', APP_IMAGE + ':2.0.0', check=False)
+        sh('docker', 'image', 'rm', *('%s:%s' % (APP_IMAGE, v) for v in ('1.0.0', '2.0.0', '3.0.0')), check=False)
 
 
 def test_the_app_roles_project_runs_as_a_stack_across_the_nodes(project):
@@ -378,36 +378,52 @@ def test_an_update_whose_health_check_fails_is_rolled_back_by_swarm(project):
     assert not os.path.exists(os.path.join(project.directory, 'stack.json.next'))
 
 
+def write_deploy_inventory(project, **host_vars):
+    """deploy.yml's inventory: n1, the manager, in the app group, with the app role's settings of the tests above."""
+    cluster = project.cluster
+    inventory = os.path.join(cluster.bed.root, 'deploy-hosts.yml')
+    settings = {
+        'app_backend': 'swarm',
+        'app_swarm_resolve_image': 'never',
+        'app_swarm_update_monitor': '5s',
+        'app_edge_enabled': False,
+        'common_config_root': os.path.join(cluster.bed.root, 'etc'),
+        'common_state_dir': os.path.join(cluster.bed.root, 'state'),
+        'app_config_dir': project.directory,
+        'app_project': PROJECT,
+        'app_image_name': APP_IMAGE,
+        'app_jwt_secret': JWT + '-rotated',
+        'app_postgres_password': SECRETS[1],
+        'app_redis_password': SECRETS[2],
+        'app_postgres_image': 'auraspeak-offline/postgres:15',
+        'app_redis_image': 'auraspeak-offline/redis:7.0',
+        **host_vars,
+    }
+    cluster.bed.write_inventory(inventory, {'app': ['n1']}, {'n1': settings})
+    return inventory
+
+
+def run_deploy_yml(inventory, version, check=False, **extra):
+    extra_vars = dict(extra, app_version=version)
+    cmd = playbook_command('playbooks/deploy.yml', extra_vars, check=check, inventory=inventory)
+    completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False)
+    return Run(completed)
+
+
+def release_image(cluster, version):
+    """The 1.0.0 image under another tag, on the app nodes: a new release to roll out."""
+    sh('docker', 'tag', APP_IMAGE + ':1.0.0', APP_IMAGE + ':' + version)
+    cluster.bed.load_images(APP_IMAGE + ':' + version, nodes=['n2', 'n3'])
+
+
 def test_deploy_yml_runs_the_app_on_the_cluster_with_app_backend_swarm(project):
     """The user's entry point: deploy.yml on a manager, with the files the role renders (same as above)."""
     cluster = project.cluster
-    sh('docker', 'tag', APP_IMAGE + ':1.0.0', APP_IMAGE + ':2.0.0')
-    cluster.bed.load_images(APP_IMAGE + ':2.0.0', nodes=['n2', 'n3'])
-    inventory = os.path.join(cluster.bed.root, 'deploy-hosts.yml')
-    host_vars = {
-        'n1': {
-            'app_backend': 'swarm',
-            'app_swarm_resolve_image': 'never',
-            'app_edge_enabled': False,
-            'common_config_root': os.path.join(cluster.bed.root, 'etc'),
-            'common_state_dir': os.path.join(cluster.bed.root, 'state'),
-            'app_config_dir': project.directory,
-            'app_project': PROJECT,
-            'app_image_name': APP_IMAGE,
-            'app_jwt_secret': JWT + '-rotated',
-            'app_postgres_password': SECRETS[1],
-            'app_redis_password': SECRETS[2],
-            'app_postgres_image': 'auraspeak-offline/postgres:15',
-            'app_redis_image': 'auraspeak-offline/redis:7.0',
-        }
-    }
-    cluster.bed.write_inventory(inventory, {'app': ['n1']}, host_vars)
+    release_image(cluster, '2.0.0')
+    inventory = write_deploy_inventory(project)
 
     def deploy(version, check=False, **extra):
-        extra_vars = dict(extra, app_version=version)
-        cmd = playbook_command('playbooks/deploy.yml', extra_vars, check=check, inventory=inventory)
-        completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False)
-        return Run(completed)
+        return run_deploy_yml(inventory, version, check, **extra)
 
     serving = project.service_labels('app').get('io.auraspeak.ops.stack-hash')
     # Secrets in the environment would be in every manager's store and in docker service inspect: refused.
@@ -432,3 +448,78 @@ def test_deploy_yml_runs_the_app_on_the_cluster_with_app_backend_swarm(project):
 
     again = deploy('2.0.0')
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
+
+
+# The edge on n1 (the manager, with the edge label), published on n1's address;
+# clients and the load generator run on the bed's LAN.
+EDGE_URL = 'http://192.0.2.1'
+
+
+def run_edge(cluster, check=False):
+    inventory = os.path.join(cluster.bed.root, 'edge-hosts.yml')
+    settings = {
+        'edge_backend': 'swarm',
+        'edge_cluster_network': NETWORK,
+        'edge_image': NGINX,
+        'edge_tls_mode': 'none',
+        'edge_metrics_enabled': False,
+        'common_config_root': os.path.join(cluster.bed.root, 'etc'),
+        'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': PROJECT + '_app'}],
+    }
+    cluster.bed.write_inventory(inventory, {'edge': ['n1']}, {'n1': settings})
+    playbook = 'tests/integration/playbooks/edge_role.yml'
+    cmd = playbook_command(playbook, {'edge_hosts': 'edge'}, check, inventory=inventory)
+    return Run(subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False))
+
+
+def edge_status(cluster, path):
+    reply = cluster.bed.in_lan('curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', EDGE_URL + path,
+                               check=False)  # fmt: skip
+    return reply.stdout
+
+
+def start_load(rate, seconds):
+    """open_load on the bed's LAN, a new connection per request to the edge; stop_load ends it and reports."""
+    script = os.path.join(ROOT, 'tests', 'integration', 'open_load.py')
+    argv = ['ip', 'netns', 'exec', LAN_NS, sys.executable, script, EDGE_URL + '/version']
+    argv += ['--rate', str(rate), '--seconds', str(seconds)]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_load(load):
+    load.terminate()
+    out, err = load.communicate(timeout=120)
+    assert out, err
+    return json.loads(out)
+
+
+def test_the_edge_sends_requests_to_the_healthy_tasks_and_a_rolling_update_under_load_fails_none(project):
+    """The edge on n1 asks Swarm's DNS for the app's tasks: an update under load through it loses no request."""
+    cluster = project.cluster
+    check = run_edge(cluster, check=True)
+    assert check.rc == 0, check.stdout[-3000:]
+    assert cluster.node('n1').docker('container', 'inspect', 'auraspeak-edge', check=False).returncode != 0
+    first = run_edge(cluster)
+    assert first.rc == 0, first.stdout[-3000:]
+    again = run_edge(cluster)
+    assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
+    # The app's service is not on the cluster's network yet: its name does not resolve there.
+    assert edge_status(cluster, '/version') == '502'
+
+    # With the edge on, the app's service joins the cluster's network, where the edge finds it.
+    inventory = write_deploy_inventory(project, app_edge_enabled=True, app_cluster_network=NETWORK)
+    joined = run_deploy_yml(inventory, '2.0.0')
+    assert joined.rc == 0, joined.stdout[-3000:]
+    wait_until(lambda: edge_status(cluster, '/version') == '200', 30, 'the edge to answer from the app')
+
+    release_image(cluster, '3.0.0')
+    load = start_load(rate=50, seconds=600)
+    try:
+        run = run_deploy_yml(inventory, '3.0.0')
+    finally:
+        report = stop_load(load)
+    assert run.rc == 0, run.stdout[-3000:]
+    # Both releases answered through the edge while Swarm replaced the tasks one by one, and nothing failed.
+    assert report['failed'] == 0, report
+    assert report['versions'].get('2.0.0') and report['versions'].get('3.0.0'), report
+    assert report['requests'] >= 50 * 10, report
