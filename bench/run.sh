@@ -7,3 +7,4 @@ python bench/deploy_bench.py
 python bench/edge_bench.py
 python bench/mtail_socket_bench.py
 python bench/backup_bench.py
+python bench/swarm_bench.py

@@ -35,6 +35,14 @@ exec "$@"
 """
 
 
+def sh(*argv, check=True, timeout=120, **kwargs):
+    """Run argv; with check, a failure raises with its output."""
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+    if check and proc.returncode != 0:
+        raise AssertionError('%s: rc=%d\n%s%s' % (' '.join(argv), proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
 def alive(pid):
     """Whether pid runs (a zombie does not)."""
     try:

@@ -53,7 +53,7 @@ class Load:
         self._stop = threading.Event()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
         self._thread = threading.Thread(target=self._schedule, daemon=True)
-        self.started = self.stopped = None
+        self.started = self.stopped = self.started_at = None
 
     def _connection(self):
         if self.context:
@@ -119,6 +119,7 @@ class Load:
         if self.token is None and any(method == 'POST' for method, _path in self.mix):
             self.login()
         self.started = time.monotonic()
+        self.started_at = time.time()  # the wall clock, for a caller in another process
         self._thread.start()
         return self
 
@@ -154,7 +155,15 @@ class Load:
             'by_request': dict(self.by_request),
             'versions': dict(self.versions),
             'first_errors': self.errors,
+            'started_at': self.started_at,
+            # Seconds after the start of the first and the last failed request's end, and of slow answers.
+            'failed_between': self._window(self.failure_times),
+            'slow': len(self.slow_times),
+            'slow_between': self._window(self.slow_times),
         }
+
+    def _window(self, times):
+        return [round(min(times) - self.started, 2), round(max(times) - self.started, 2)] if times else None
 
 
 def main():

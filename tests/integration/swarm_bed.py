@@ -26,20 +26,13 @@ import subprocess
 import sys
 
 import yaml
-from netns_engine import NETNS_SYSFS, NetnsEngine, cgroup_pids, kill_pids, netns_pids, remove_cgroups
+from netns_engine import NETNS_SYSFS, NetnsEngine, cgroup_pids, kill_pids, netns_pids, remove_cgroups, sh
 from throwaway_engine import new_root
 
 PREFIX = 'itest-sw-'
 LAN_NS = PREFIX + 'lan'
 BRIDGE = 'swbr0'
 LAN_ADDR = '192.0.2.254'
-
-
-def sh(*argv, check=True, timeout=120, **kwargs):
-    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
-    if check and proc.returncode != 0:
-        raise AssertionError('%s: rc=%d\n%s%s' % (' '.join(argv), proc.returncode, proc.stdout, proc.stderr))
-    return proc
 
 
 class NodeEngine(NetnsEngine):

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
-from netns_engine import wait_until
+from netns_engine import sh, wait_until
 from playbook_runs import ENV, ROOT, playbook_command, run_playbook
 
 NETNS = 'itest-fw-out'
@@ -144,13 +144,6 @@ for thread in threads:
     thread.join()
 print(json.dumps(results))
 """
-
-
-def sh(*argv, check=True, timeout=120):
-    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError('%s: rc=%d\n%s%s' % (' '.join(argv), proc.returncode, proc.stdout, proc.stderr))
-    return proc
 
 
 def docker(*args, check=True):

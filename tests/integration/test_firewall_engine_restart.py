@@ -39,9 +39,9 @@ import subprocess
 import time
 
 import pytest
-from netns_engine import NetnsEngine, cgroup_pids, kill_pids, netns_pids, remove_cgroups, wait_until
+from netns_engine import NetnsEngine, cgroup_pids, kill_pids, netns_pids, remove_cgroups, sh, wait_until
 from playbook_runs import ENV, ROOT, Run, playbook_command
-from test_firewall import INVENTORY, PLAYBOOK, probe, report, sh
+from test_firewall import INVENTORY, PLAYBOOK, probe, report
 from throwaway_engine import new_root
 
 HOST_NS = 'itest-fwr-host'

@@ -3,7 +3,9 @@
 n1 is the manager, n2 and n3 the workers. The tests run in order on one bed:
 the kernel check of the encrypted network, the check-mode plan, the cluster,
 its re-runs, traffic across the overlay, labels that follow the inventory, a
-node promoted by a run limited to it, and bad input.
+node promoted by a run limited to it, and bad input. Then the app on it
+(swarm_stack): the stack, its secrets, Swarm's rollback, deploy.yml, and the
+edge on n1 under load.
 """
 
 from __future__ import annotations
@@ -12,59 +14,34 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
-from netns_engine import wait_until
-from playbook_runs import ENV, ROOT, Run, playbook_command, run_module, run_playbook, run_verbose
-from swarm_bed import LAN_NS, SwarmBed, sh
-
-PLAYBOOK = 'playbooks/swarm.yml'
-DEBIAN = 'auraspeak-offline/debian:bookworm'
-NGINX = 'auraspeak-offline/nginx:1.22'
-NETWORK = 'itest_sw_cluster'
-GROUPS = {'swarm_managers': ['n1'], 'swarm_workers': ['n2', 'n3']}
-ROLES = {'n1': ['edge'], 'n2': ['data', 'app'], 'n3': ['app']}
-# The kernel here has no IPsec ESP (docs/scaling.md): the bed's network is not encrypted.
-PLAIN = {'swarm_network_encrypted': False, 'swarm_network_name': NETWORK}
-
-
-class Cluster:
-    def __init__(self, bed):
-        self.bed = bed
-        self.inventory = os.path.join(bed.root, 'hosts.yml')
-        self.write_inventory(GROUPS, ROLES)
-
-    def write_inventory(self, groups, roles, labels=None):
-        host_vars = {
-            name: {'swarm_node_roles': roles.get(name, []), 'swarm_node_labels': (labels or {}).get(name, {})}
-            for name in self.bed.nodes
-        }
-        self.bed.write_inventory(self.inventory, groups, host_vars)
-
-    def run(self, extra_vars=None, check=False, limit=None):
-        cmd = playbook_command(PLAYBOOK, dict(PLAIN, **(extra_vars or {})), check=check, inventory=self.inventory)
-        cmd += ['--limit', limit] if limit else []
-        completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False)
-        return Run(completed)
-
-    def node(self, name):
-        return self.bed.nodes[name]
-
-    def manager_view(self):
-        """{host name: (role, state, labels)} as the manager n1 sees the nodes."""
-        n1 = self.node('n1')
-        ids = n1.docker('node', 'ls', '-q').stdout.split()
-        nodes = json.loads(n1.docker('node', 'inspect', *ids).stdout)
-        return {
-            node['Description']['Hostname'].replace('itest-sw-', ''): (
-                node['Spec']['Role'],
-                node['Status']['State'],
-                node['Spec'].get('Labels') or {},
-            )
-            for node in nodes
-        }
+from netns_engine import sh, wait_until
+from playbook_runs import run_verbose
+from swarm_bed import SwarmBed
+from swarm_stack import (
+    DEBIAN,
+    GROUPS,
+    JWT,
+    NETWORK,
+    NGINX,
+    PLAIN,
+    PLAYBOOK,
+    PROJECT,
+    ROLES,
+    SECRETS,
+    Cluster,
+    Project,
+    edge_status,
+    load_app_images,
+    release_image,
+    remove_app_images,
+    run_deploy_yml,
+    run_edge,
+    start_load,
+    stop_load,
+    write_deploy_inventory,
+)
 
 
 def changed(run):
@@ -213,83 +190,6 @@ def test_a_host_in_both_groups_is_refused_before_anything_changes(cluster):
 
 # --- The app role's compose project as a stack (stack_deploy), on the same cluster -----------
 
-APP_IMAGE = 'itest-swarm/app'
-PROJECT = 'itswarm'
-JWT = 'itest-swarm-jwt-0123456789abcdef0123'
-SECRETS = (JWT, 'itest-swarm-pg', 'itest-swarm-redis')
-UPDATE = {'app': {'order': 'start-first', 'parallelism': 1, 'failure_action': 'rollback', 'monitor': '5s'}}
-
-
-class Project:
-    """The app role's files for PROJECT under the bed, rendered by the role, deployed by stack_deploy from n1."""
-
-    def __init__(self, cluster):
-        self.cluster = cluster
-        self.directory = os.path.join(cluster.bed.root, PROJECT)
-        # The role renders on this machine, as it would on the manager.
-        self.inventory = os.path.join(cluster.bed.root, 'local.ini')
-        with open(self.inventory, 'w', encoding='utf-8') as handle:
-            handle.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
-
-    def render(self, jwt=JWT, **app_vars):
-        extra = {
-            'scratch_dir': self.directory,
-            'app_config_dir': self.directory,
-            'app_project': PROJECT,
-            'app_jwt_secret': jwt,
-            'app_postgres_password': SECRETS[1],
-            'app_redis_password': SECRETS[2],
-            'app_image_name': APP_IMAGE,
-            'app_version': '1.0.0',
-            'app_postgres_image': 'auraspeak-offline/postgres:15',
-            'app_redis_image': 'auraspeak-offline/redis:7.0',
-            'app_edge_enabled': False,
-            **app_vars,
-        }
-        os.makedirs(self.directory, exist_ok=True)
-        run = run_playbook('tests/integration/playbooks/app_render.yml', extra, inventory=self.inventory)
-        assert run.rc == 0, run.stdout[-3000:]
-
-    def deploy(self, check=False):
-        args = {
-            'project': PROJECT,
-            'project_dir': self.directory,
-            'resolve_image': 'never',
-            'timeout': 240,
-            'update': UPDATE,
-        }
-        host = {'DOCKER_HOST': self.cluster.node('n1').engine.host}
-        return run_module('auraspeak.ops.stack_deploy', args, check=check, env=host)
-
-    def tasks(self, service):
-        """{node: running tasks of the service there}."""
-        listed = self.cluster.node('n1').docker(
-            'service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}',
-            '%s_%s' % (PROJECT, service),
-        ).stdout.split('\n')  # fmt: skip
-        nodes = [line.split()[0].replace('itest-sw-', '') for line in listed if ' Running ' in ' %s ' % line]
-        return {node: nodes.count(node) for node in nodes}
-
-    def get(self, path):
-        """status line and body of the app at path, asked from n1 (which runs none of its tasks) over the overlay."""
-        script = 'exec 3<>/dev/tcp/app/3000 && printf "GET %s HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' % path
-        reply = self.cluster.node('n1').docker(
-            'run', '--rm', '--network', PROJECT + '_internal', DEBIAN, 'timeout', '10', 'bash', '-c', script,
-            check=False,
-        ).stdout  # fmt: skip
-        # Text mode: the reply's CRLFs arrive as newlines.
-        return reply.split('\n', 1)[0], reply.rsplit('\n\n', 1)[-1]
-
-    def service_labels(self, service):
-        """The service's labels, {} when there is no such service."""
-        name = '%s_%s' % (PROJECT, service)
-        template = '{{json .Spec.Labels}}'
-        inspected = self.cluster.node('n1').docker('service', 'inspect', '--format', template, name, check=False)
-        return json.loads(inspected.stdout) if inspected.returncode == 0 else {}
-
-    def secret_names(self):
-        return sorted(self.cluster.node('n1').docker('secret', 'ls', '--format', '{{.Name}}').stdout.split())
-
 
 @pytest.fixture(scope='module')
 def project(cluster):
@@ -298,15 +198,11 @@ def project(cluster):
     run = cluster.run()
     assert run.rc == 0, run.stdout[-3000:]
     assert cluster.manager_view()['n3'][:2] == ('worker', 'ready')
-    build = ['docker', 'buildx', 'build', '--quiet', '--target', 'production']
-    build += ['--build-arg', 'BASE_IMAGE=auraspeak-offline/node:18', '--build-arg', 'APP_VERSION=1.0.0']
-    sh(*build, '--tag', APP_IMAGE + ':1.0.0', os.path.join(ROOT, 'examples', 'app'), timeout=600)
     try:
-        cluster.bed.load_images(APP_IMAGE + ':1.0.0', nodes=['n2', 'n3'])
-        cluster.bed.load_images('auraspeak-offline/postgres:15', 'auraspeak-offline/redis:7.0', nodes=['n2'])
+        load_app_images(cluster)
         yield Project(cluster)
     finally:
-        sh('docker', 'image', 'rm', *('%s:%s' % (APP_IMAGE, v) for v in ('1.0.0', '2.0.0', '3.0.0')), check=False)
+        remove_app_images()
 
 
 def test_the_app_roles_project_runs_as_a_stack_across_the_nodes(project):
@@ -378,44 +274,6 @@ def test_an_update_whose_health_check_fails_is_rolled_back_by_swarm(project):
     assert not os.path.exists(os.path.join(project.directory, 'stack.json.next'))
 
 
-def write_deploy_inventory(project, **host_vars):
-    """deploy.yml's inventory: n1, the manager, in the app group, with the app role's settings of the tests above."""
-    cluster = project.cluster
-    inventory = os.path.join(cluster.bed.root, 'deploy-hosts.yml')
-    settings = {
-        'app_backend': 'swarm',
-        'app_swarm_resolve_image': 'never',
-        'app_swarm_update_monitor': '5s',
-        'app_edge_enabled': False,
-        'common_config_root': os.path.join(cluster.bed.root, 'etc'),
-        'common_state_dir': os.path.join(cluster.bed.root, 'state'),
-        'app_config_dir': project.directory,
-        'app_project': PROJECT,
-        'app_image_name': APP_IMAGE,
-        'app_jwt_secret': JWT + '-rotated',
-        'app_postgres_password': SECRETS[1],
-        'app_redis_password': SECRETS[2],
-        'app_postgres_image': 'auraspeak-offline/postgres:15',
-        'app_redis_image': 'auraspeak-offline/redis:7.0',
-        **host_vars,
-    }
-    cluster.bed.write_inventory(inventory, {'app': ['n1']}, {'n1': settings})
-    return inventory
-
-
-def run_deploy_yml(inventory, version, check=False, **extra):
-    extra_vars = dict(extra, app_version=version)
-    cmd = playbook_command('playbooks/deploy.yml', extra_vars, check=check, inventory=inventory)
-    completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False)
-    return Run(completed)
-
-
-def release_image(cluster, version):
-    """The 1.0.0 image under another tag, on the app nodes: a new release to roll out."""
-    sh('docker', 'tag', APP_IMAGE + ':1.0.0', APP_IMAGE + ':' + version)
-    cluster.bed.load_images(APP_IMAGE + ':' + version, nodes=['n2', 'n3'])
-
-
 def test_deploy_yml_runs_the_app_on_the_cluster_with_app_backend_swarm(project):
     """The user's entry point: deploy.yml on a manager, with the files the role renders (same as above)."""
     cluster = project.cluster
@@ -448,49 +306,6 @@ def test_deploy_yml_runs_the_app_on_the_cluster_with_app_backend_swarm(project):
 
     again = deploy('2.0.0')
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
-
-
-# The edge on n1 (the manager, with the edge label), published on n1's address;
-# clients and the load generator run on the bed's LAN.
-EDGE_URL = 'http://192.0.2.1'
-
-
-def run_edge(cluster, check=False):
-    inventory = os.path.join(cluster.bed.root, 'edge-hosts.yml')
-    settings = {
-        'edge_backend': 'swarm',
-        'edge_cluster_network': NETWORK,
-        'edge_image': NGINX,
-        'edge_tls_mode': 'none',
-        'edge_metrics_enabled': False,
-        'common_config_root': os.path.join(cluster.bed.root, 'etc'),
-        'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': PROJECT + '_app'}],
-    }
-    cluster.bed.write_inventory(inventory, {'edge': ['n1']}, {'n1': settings})
-    playbook = 'tests/integration/playbooks/edge_role.yml'
-    cmd = playbook_command(playbook, {'edge_hosts': 'edge'}, check, inventory=inventory)
-    return Run(subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False))
-
-
-def edge_status(cluster, path):
-    reply = cluster.bed.in_lan('curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', EDGE_URL + path,
-                               check=False)  # fmt: skip
-    return reply.stdout
-
-
-def start_load(rate, seconds):
-    """open_load on the bed's LAN, a new connection per request to the edge; stop_load ends it and reports."""
-    script = os.path.join(ROOT, 'tests', 'integration', 'open_load.py')
-    argv = ['ip', 'netns', 'exec', LAN_NS, sys.executable, script, EDGE_URL + '/version']
-    argv += ['--rate', str(rate), '--seconds', str(seconds)]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def stop_load(load):
-    load.terminate()
-    out, err = load.communicate(timeout=120)
-    assert out, err
-    return json.loads(out)
 
 
 def test_the_edge_sends_requests_to_the_healthy_tasks_and_a_rolling_update_under_load_fails_none(project):
