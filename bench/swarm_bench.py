@@ -56,7 +56,6 @@ from swarm_stack import (  # noqa: E402
 )
 
 SCENARIOS = ('steady', 'update', 'worker-lost')
-EDGE_CONTAINER = 'auraspeak-edge'
 
 
 def summary(report):
@@ -76,7 +75,6 @@ class Bench:
         self.rate, self.seconds, self.replicas = rate, seconds, replicas
         self.inventory = None
         self.version = 1
-        self.node_ids = {}
 
     def setup(self):
         run = self.cluster.run()
@@ -105,39 +103,6 @@ class Bench:
         listed = self.project.tasks('app')
         return sum(count for node, count in listed.items() if node not in excluding)
 
-    def dns_addresses(self):
-        """The addresses Swarm's DNS gives the edge for the app's service."""
-        name = '%s_app' % PROJECT
-        listed = self.cluster.node('n1').docker('exec', EDGE_CONTAINER, 'getent', 'ahostsv4', name, check=False)
-        return {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
-
-    def dns_without(self, node):
-        addresses = self.dns_addresses()
-        return bool(addresses) and addresses <= self.addresses_off(node)
-
-    def addresses_off(self, node):
-        """The cluster-network addresses of the app's running tasks on the nodes other than node."""
-        template = '{{range .NetworksAttachments}}{{if eq .Network.Spec.Name "%s"}}{{json .Addresses}}{{end}}{{end}}'
-        manager = self.cluster.node('n1')
-        ids = manager.docker('service', 'ps', '-q', '--filter', 'desired-state=running', '%s_app' % PROJECT).stdout
-        addresses = set()
-        for task in ids.split():
-            inspected = manager.docker('inspect', '--format', '{{.NodeID}} ' + template % NETWORK, task).stdout.split(
-                ' ', 1
-            )
-            if inspected[0] != self.node_id(node) and inspected[1].strip():
-                addresses.update(address.split('/')[0] for address in json.loads(inspected[1]))
-        return addresses
-
-    def node_id(self, node):
-        if node not in self.node_ids:
-            self.node_ids[node] = (
-                self.cluster.node('n1')
-                .docker('node', 'inspect', '--format', '{{.ID}}', 'itest-sw-' + node)
-                .stdout.strip()
-            )
-        return self.node_ids[node]
-
     def steady(self):
         load = start_load(self.rate, self.seconds)
         time.sleep(self.seconds)
@@ -156,7 +121,7 @@ class Bench:
     def worker_lost(self):
         node = self.cluster.node('n3')
         assert self.running_tasks() == self.replicas and self.project.tasks('app').get('n3')
-        self.node_id('n3')  # asked while n3 is there
+        self.cluster.node_id('n3')  # asked while n3 is there
         load = start_load(self.rate, 3600)
         time.sleep(10)
         lost_at = time.time()
@@ -170,7 +135,7 @@ class Bench:
             while len(seen) < 3 and time.monotonic() < deadline:
                 events = {
                     'node_down': lambda: self.cluster.manager_view()['n3'][1] == 'down',
-                    'dns_without_n3': lambda: self.dns_without('n3'),
+                    'dns_without_n3': lambda: self.cluster.edge_dns_without('n3'),
                     'full_capacity': lambda: self.running_tasks(excluding=('n3',)) == self.replicas,
                 }
                 for event, happened in events.items():

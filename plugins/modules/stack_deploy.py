@@ -73,6 +73,27 @@ options:
     description: Seconds to wait for the changed services to run their new definition.
     type: int
     default: 300
+  version:
+    description:
+      - The release being deployed. When given, the run is recorded in the release ledger the compose backend keeps
+        (C(<state_dir>/<project>/releases.json), read with M(auraspeak.ops.release_info)) - V(deploying) before
+        C(docker stack deploy), then V(active) once Swarm runs it, or V(failed) with Swarm's reason - when the
+        version or the stack's definition differs from the active release. A run killed before it ended is marked
+        V(interrupted) by the next recorded run.
+      - The images are recorded by reference; Swarm pins them to digests on the nodes.
+    type: str
+  kind:
+    description: Recorded in the ledger - a normal deploy or a rollback to an earlier release.
+    type: str
+    choices: [deploy, rollback]
+    default: deploy
+  state_dir:
+    description: Directory of the per-project state (the ledger), on this manager.
+    type: path
+    default: /var/lib/auraspeak
+  deployed_by:
+    description: Who deploys, for the ledger. By default the remote user and host.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -116,12 +137,23 @@ stack_file:
   description: The stack file Swarm runs, kept in O(project_dir).
   returned: always
   type: str
+previous_version:
+  description: The version of the active release in the ledger before this run (null without O(version) or a release).
+  returned: always
+  type: str
+release_id:
+  description: Id of the ledger entry this run wrote (null when the release was already recorded or O(version) unset).
+  returned: when something changed, outside check mode
+  type: int
 secrets_removed:
   description: Swarm secrets of earlier contents that no service used any more, removed.
   returned: when the stack changed
   type: list
   elements: str
 """
+
+import getpass
+import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -131,6 +163,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli i
     DockerCLIError,
 )
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.engine import Engine
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.ledger import LedgerError
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_deploy import StackDeploy
 
 
@@ -144,14 +177,22 @@ def main():
         update=dict(type='dict', default={}),
         resolve_image=dict(type='str', choices=['always', 'changed', 'never'], default='always'),
         timeout=dict(type='int', default=300),
+        version=dict(type='str'),
+        kind=dict(type='str', choices=['deploy', 'rollback'], default='deploy'),
+        state_dir=dict(type='path', default='/var/lib/auraspeak'),
+        deployed_by=dict(type='str'),
         **DOCKER_CLI_ARGUMENT_SPEC,
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not module.params['deployed_by']:
+        module.params['deployed_by'] = '%s@%s' % (getpass.getuser(), socket.gethostname())
     try:
         deploy = StackDeploy(module.params, DockerCLI(module), Engine.from_module(module), module.check_mode)
         result = deploy.run()
     except DockerCLIError as exc:
         module.fail_json(**exc.as_result())
+    except (LedgerError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
 

@@ -32,12 +32,14 @@ UPDATE = {'app': {'order': 'start-first', 'parallelism': 1, 'failure_action': 'r
 # The edge on n1 (the manager, with the edge label), published on n1's address;
 # clients and the load generator run on the bed's LAN.
 EDGE_URL = 'http://192.0.2.1'
+EDGE_CONTAINER = 'auraspeak-edge'
 
 
 class Cluster:
     def __init__(self, bed):
         self.bed = bed
         self.inventory = os.path.join(bed.root, 'hosts.yml')
+        self.node_ids = {}
         self.write_inventory(GROUPS, ROLES)
 
     def write_inventory(self, groups, roles, labels=None):
@@ -55,6 +57,37 @@ class Cluster:
 
     def node(self, name):
         return self.bed.nodes[name]
+
+    def node_id(self, name):
+        """The node's Swarm id (kept: a lost node is asked about before it goes)."""
+        if name not in self.node_ids:
+            inspected = self.node('n1').docker('node', 'inspect', '--format', '{{.ID}}', 'itest-sw-' + name)
+            self.node_ids[name] = inspected.stdout.strip()
+        return self.node_ids[name]
+
+    def edge_dns_addresses(self):
+        """The addresses Swarm's DNS gives the edge on n1 for the app's service."""
+        name = '%s_app' % PROJECT
+        listed = self.node('n1').docker('exec', EDGE_CONTAINER, 'getent', 'ahostsv4', name, check=False)
+        return {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
+
+    def edge_dns_without(self, name):
+        """Whether Swarm's DNS gives the edge app tasks, none of them on the node name."""
+        addresses = self.edge_dns_addresses()
+        return bool(addresses) and addresses <= self.app_addresses_off(name)
+
+    def app_addresses_off(self, name):
+        """The cluster-network addresses of the app's running tasks on the nodes other than name."""
+        template = '{{.NodeID}} {{range .NetworksAttachments}}{{if eq .Network.Spec.Name "%s"}}'
+        template += '{{json .Addresses}}{{end}}{{end}}'
+        manager = self.node('n1')
+        listed = manager.docker('service', 'ps', '-q', '--filter', 'desired-state=running', '%s_app' % PROJECT)
+        addresses = set()
+        for task in listed.stdout.split():
+            node_id, attached = manager.docker('inspect', '--format', template % NETWORK, task).stdout.split(' ', 1)
+            if node_id != self.node_id(name) and attached.strip():
+                addresses.update(address.split('/')[0] for address in json.loads(attached))
+        return addresses
 
     def manager_view(self):
         """{host name: (role, state, labels)} as the manager n1 sees the nodes."""
@@ -101,16 +134,31 @@ class Project:
         run = run_playbook('tests/integration/playbooks/app_render.yml', extra, inventory=self.inventory)
         assert run.rc == 0, run.stdout[-3000:]
 
-    def deploy(self, check=False):
+    def deploy(self, check=False, **recorded):
+        """stack_deploy from n1; recorded: version (and kind) to record the run in the ledger under state_dir."""
         args = {
             'project': PROJECT,
             'project_dir': self.directory,
             'resolve_image': 'never',
             'timeout': 240,
             'update': UPDATE,
+            **({'state_dir': self.state_dir, **recorded} if recorded else {}),
         }
         host = {'DOCKER_HOST': self.cluster.node('n1').engine.host}
         return run_module('auraspeak.ops.stack_deploy', args, check=check, env=host)
+
+    @property
+    def state_dir(self):
+        """common_state_dir of deploy.yml's runs on n1 (write_deploy_inventory)."""
+        return os.path.join(self.cluster.bed.root, 'state')
+
+    def releases(self):
+        """The entries of the project's release ledger on n1."""
+        path = os.path.join(self.state_dir, PROJECT, 'releases.json')
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding='utf-8') as handle:
+            return json.load(handle)['releases']
 
     def tasks(self, service):
         """{node: running tasks of the service there}."""
@@ -144,7 +192,9 @@ class Project:
 
 def load_app_images(cluster, versions=('1.0.0',)):
     """Build the example app as APP_IMAGE:1.0.0, tag it as the other versions, and copy the images to the nodes."""
-    build = ['docker', 'buildx', 'build', '--quiet', '--target', 'production']
+    # The label gives the image an id of its own: test_deploy builds the same source, and its image
+    # pruning must not meet a second tag on its image (the suites run side by side).
+    build = ['docker', 'buildx', 'build', '--quiet', '--target', 'production', '--label', 'io.auraspeak.test=swarm']
     build += ['--build-arg', 'BASE_IMAGE=auraspeak-offline/node:18', '--build-arg', 'APP_VERSION=1.0.0']
     sh(*build, '--tag', APP_IMAGE + ':1.0.0', os.path.join(ROOT, 'examples', 'app'), timeout=600)
     for version in versions[1:]:
@@ -167,7 +217,7 @@ def write_deploy_inventory(project, **host_vars):
         'app_swarm_update_monitor': '5s',
         'app_edge_enabled': False,
         'common_config_root': os.path.join(cluster.bed.root, 'etc'),
-        'common_state_dir': os.path.join(cluster.bed.root, 'state'),
+        'common_state_dir': project.state_dir,
         'app_config_dir': project.directory,
         'app_project': PROJECT,
         'app_image_name': APP_IMAGE,
@@ -183,8 +233,11 @@ def write_deploy_inventory(project, **host_vars):
 
 
 def run_deploy_yml(inventory, version, check=False, **extra):
-    extra_vars = dict(extra, app_version=version)
-    cmd = playbook_command('playbooks/deploy.yml', extra_vars, check=check, inventory=inventory)
+    return run_on_cluster('playbooks/deploy.yml', inventory, check, app_version=version, **extra)
+
+
+def run_on_cluster(playbook, inventory, check=False, **extra_vars):
+    cmd = playbook_command(playbook, extra_vars, check=check, inventory=inventory)
     completed = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False)
     return Run(completed)
 

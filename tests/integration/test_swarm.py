@@ -4,8 +4,9 @@ n1 is the manager, n2 and n3 the workers. The tests run in order on one bed:
 the kernel check of the encrypted network, the check-mode plan, the cluster,
 its re-runs, traffic across the overlay, labels that follow the inventory, a
 node promoted by a run limited to it, and bad input. Then the app on it
-(swarm_stack): the stack, its secrets, Swarm's rollback, deploy.yml, and the
-edge on n1 under load.
+(swarm_stack): the stack, its secrets, Swarm's rollback recorded in the
+ledger, deploy.yml, the edge on n1 with an update under load, rollback.yml by
+version under load, and, last, n3's engine killed under load.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import json
 import os
 import re
 import shutil
+import signal
+import time
 
 import pytest
 from netns_engine import sh, wait_until
 from playbook_runs import run_verbose
 from swarm_bed import SwarmBed
 from swarm_stack import (
+    APP_IMAGE,
     DEBIAN,
     GROUPS,
     JWT,
@@ -38,6 +42,7 @@ from swarm_stack import (
     remove_app_images,
     run_deploy_yml,
     run_edge,
+    run_on_cluster,
     start_load,
     stop_load,
     write_deploy_inventory,
@@ -262,9 +267,13 @@ def test_an_update_whose_health_check_fails_is_rolled_back_by_swarm(project):
     with open(os.path.join(project.directory, 'stack.json'), encoding='utf-8') as handle:
         stack_before = handle.read()
     project.render(jwt=JWT + '-rotated', app_env={'FAULT_HEALTH_FAIL': '1'})
-    run = project.deploy()
+    run = project.deploy(version='1.0.1-unhealthy')
     assert run.rc != 0
     assert 'the stack itswarm did not go live: app: Swarm rolled back the update' in run.result['msg']
+    # Recorded failed, with Swarm's reason: the ledger has no active release yet (the runs above gave no version).
+    [entry] = project.releases()
+    assert (entry['version'], entry['status']) == ('1.0.1-unhealthy', 'failed'), entry
+    assert 'Swarm rolled back the update' in entry['reason']
     # Swarm's rollback brought the serving definition back, which keeps answering.
     assert project.service_labels('app')['io.auraspeak.ops.stack-hash'] == hash_before
     assert sum(project.tasks('app').values()) == 2
@@ -295,6 +304,9 @@ def test_deploy_yml_runs_the_app_on_the_cluster_with_app_backend_swarm(project):
 
     run = deploy('2.0.0')
     assert run.rc == 0, run.stdout[-3000:]
+    latest = project.releases()[-1]
+    assert (latest['version'], latest['kind'], latest['status']) == ('2.0.0', 'deploy', 'active'), latest
+    assert latest['images']['app']['ref'] == APP_IMAGE + ':2.0.0'
     status, body = project.get('/version')
     assert status == 'HTTP/1.1 200 OK' and json.loads(body)['version'] == '2.0.0', body
     assert sum(project.tasks('app').values()) == 2
@@ -306,6 +318,7 @@ def test_deploy_yml_runs_the_app_on_the_cluster_with_app_backend_swarm(project):
 
     again = deploy('2.0.0')
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
+    assert project.releases()[-1] == latest
 
 
 def test_the_edge_sends_requests_to_the_healthy_tasks_and_a_rolling_update_under_load_fails_none(project):
@@ -335,6 +348,63 @@ def test_the_edge_sends_requests_to_the_healthy_tasks_and_a_rolling_update_under
         report = stop_load(load)
     assert run.rc == 0, run.stdout[-3000:]
     # Both releases answered through the edge while Swarm replaced the tasks one by one, and nothing failed.
-    assert report['failed'] == 0, report
+    assert report['failed'] == 0, json.dumps(report)
     assert report['versions'].get('2.0.0') and report['versions'].get('3.0.0'), report
     assert report['requests'] >= 50 * 10, report
+    assert [(e['version'], e['status']) for e in project.releases()[-2:]] == [
+        ('2.0.0', 'superseded'),
+        ('3.0.0', 'active'),
+    ]
+
+
+def test_rollback_yml_goes_back_to_a_version_under_load_and_records_it(project):
+    cluster = project.cluster
+    inventory = write_deploy_inventory(project, app_edge_enabled=True, app_cluster_network=NETWORK)
+    refused = run_on_cluster('playbooks/rollback.yml', inventory, rollback_database=True)
+    assert refused.rc != 0 and refused.host_stats('n1')['changed'] == 0
+    assert any('not available with app_backend swarm' in m for m in refused.failures('n1')), refused.failures('n1')
+
+    load = start_load(rate=50, seconds=600)
+    try:
+        run = run_on_cluster('playbooks/rollback.yml', inventory, rollback_to_version='2.0.0')
+    finally:
+        report = stop_load(load)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert report['failed'] == 0, json.dumps(report)
+    assert report['versions'].get('2.0.0') and report['versions'].get('3.0.0'), report
+    assert edge_status(cluster, '/version') == '200' and json.loads(project.get('/version')[1])['version'] == '2.0.0'
+    latest = project.releases()[-1]
+    assert (latest['version'], latest['kind'], latest['status'], latest['previous']) == (
+        '2.0.0',
+        'rollback',
+        'active',
+        '3.0.0',
+    ), latest
+
+
+# A defect found here and not fixed yet (docs/scaling.md): strict, so that the fix shows.
+@pytest.mark.xfail(
+    strict=True,
+    reason='open defect: after SIGKILL of a worker engine, the edge answers 502 to nearly every request for about '
+    '30 s, from about 7 s after the kill until Swarm runs the replacement task (measured 1,602 of 2,418 and 1,631 '
+    'of 3,028 failed); losing the whole node (bench/swarm_bench.py) fails none',
+)
+def test_a_workers_engine_killed_under_load_its_replicas_come_back_on_the_others(project):
+    """Last: n3 stays down. Swarm runs its replica on n2 and the edge's DNS leaves n3's task out; no request fails."""
+    cluster = project.cluster
+    assert project.tasks('app').get('n3'), project.tasks('app')
+    cluster.node_id('n3')  # asked while n3 is there
+    load = start_load(rate=50, seconds=600)
+    try:
+        time.sleep(3)
+        cluster.node('n3').engine.stop(signal.SIGKILL)
+        # The manager lists n3 down and starts its replicas on n2; Swarm's DNS stops giving the edge n3's tasks.
+        wait_until(lambda: project.tasks('app').get('n2') == 2, 180, "n3's replica to run on n2")
+        wait_until(lambda: cluster.edge_dns_without('n3'), 60, "the edge's DNS to leave n3's tasks out")
+        assert cluster.manager_view()['n3'][1] == 'down'
+        time.sleep(5)
+    finally:
+        report = stop_load(load)
+    edge_log = cluster.node('n1').docker('logs', '--tail', '15', 'auraspeak-edge', check=False)
+    assert report['failed'] == 0, json.dumps(report) + edge_log.stdout[-3000:] + edge_log.stderr[-3000:]
+    assert json.loads(project.get('/version')[1])['version'] == '2.0.0'

@@ -21,8 +21,10 @@ import json
 import os
 import time
 
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.clock import utc_now
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli import DockerCLIError
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.files import write_atomic
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy import ledger
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_render import StackError, StackRender
 
 HASH_LABEL = 'io.auraspeak.ops.stack-hash'
@@ -57,6 +59,12 @@ def plan(stack, running):
     for name in running:
         actions.setdefault(name, 'remove')
     return actions
+
+
+def release_hash(stack):
+    """The release's configuration: the hashes of its services' definitions, together."""
+    hashes = {name: service['deploy']['labels'][HASH_LABEL] for name, service in stack['services'].items()}
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
 
 
 def service_state(service, tasks, replicas, earlier_update=None):
@@ -110,6 +118,10 @@ class StackDeploy:
         self.directory = params['project_dir']
         self.stack_path = os.path.join(self.directory, STACK_FILE)
         self.pending = self.stack_path + '.next'
+        # The release ledger, as the compose backend keeps it, when a version is given.
+        self.ledger = None
+        if params.get('version'):
+            self.ledger = ledger.ReleaseLedger(ledger.project_file(params['state_dir'], self.project, 'releases.json'))
 
     def compose_model(self):
         args = ['compose', '--project-name', self.project, '--project-directory', self.directory]
@@ -143,15 +155,56 @@ class StackDeploy:
         stack, notes = self.render()
         current = self.running()
         actions = plan(stack, {name: s['Spec'].get('Labels', {}).get(HASH_LABEL) for name, s in current.items()})
-        changed = any(action != 'unchanged' for action in actions.values())
-        result = {'changed': changed, 'services': actions, 'notes': notes, 'stack_file': self.stack_path}
-        if not changed or self.check_mode:
+        services_change = any(action != 'unchanged' for action in actions.values())
+        live = ledger.current(self.ledger.read()) if self.ledger else None
+        record = self.ledger is not None and (
+            live is None or live['version'] != self.params['version'] or live['config_hash'] != release_hash(stack)
+        )
+        result = {
+            'changed': services_change or record,
+            'services': actions,
+            'notes': notes,
+            'stack_file': self.stack_path,
+            'previous_version': live['version'] if live else None,
+        }
+        if not result['changed'] or self.check_mode:
             return result
-        earlier = {name: (s.get('UpdateStatus') or {}).get('StartedAt') for name, s in current.items()}
-        self.deploy(stack)
-        self.wait(stack, [name for name, action in actions.items() if action in ('create', 'update')], earlier)
-        result['secrets_removed'] = self.remove_unused_secrets(stack)
+        release_id = self.start_release(stack) if record else None
+        try:
+            if services_change:
+                earlier = {name: (s.get('UpdateStatus') or {}).get('StartedAt') for name, s in current.items()}
+                self.deploy(stack)
+                self.wait(stack, [name for name, action in actions.items() if action in ('create', 'update')], earlier)
+                result['secrets_removed'] = self.remove_unused_secrets(stack)
+        except DockerCLIError as exc:
+            self.finish_release(release_id, 'failed', exc.msg)
+            raise
+        except BaseException as exc:
+            self.finish_release(release_id, 'failed', 'unexpected error: %s' % exc)
+            raise
+        self.finish_release(release_id, 'active')
+        result['release_id'] = release_id
         return result
+
+    def start_release(self, stack):
+        images = {name: {'ref': service['image'], 'id': None} for name, service in stack['services'].items()}
+        with self.ledger.transaction() as data:
+            ledger.mark_interrupted(data, utc_now())
+            return ledger.start_release(
+                data,
+                version=self.params['version'],
+                images=images,
+                config_hash=release_hash(stack),
+                deployed_by=self.params['deployed_by'],
+                now=utc_now(),
+                kind=self.params['kind'],
+            )
+
+    def finish_release(self, release_id, status, reason=None):
+        if release_id is None:
+            return
+        with self.ledger.transaction() as data:
+            ledger.finish_release(data, release_id, status=status, now=utc_now(), reason=reason)
 
     def deploy(self, stack):
         """docker stack deploy from a new file, which becomes the stack file once Swarm runs it."""

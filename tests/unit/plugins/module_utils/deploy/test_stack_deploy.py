@@ -4,6 +4,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_deploy
     HASH_LABEL,
     last_task_error,
     plan,
+    release_hash,
     service_state,
     with_hashes,
 )
@@ -84,3 +85,12 @@ def test_the_last_failed_tasks_error_is_reported():
     ]
     assert last_task_error(tasks) == '; its last failed task: unhealthy container'
     assert last_task_error([task()]) == ''
+
+
+def test_the_release_hash_follows_every_services_definition():
+    first = release_hash(stack())
+    assert release_hash(stack()) == first
+    other = stack()
+    other['services']['redis']['image'] = 'redis:7.2'
+    del other['services']['redis']['deploy']['labels']
+    assert release_hash(with_hashes(other)) != first
