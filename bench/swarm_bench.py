@@ -36,7 +36,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'integration'))
 
-from netns_engine import cgroup_pids, kill_pids, netns_pids, sh  # noqa: E402
+from netns_engine import cgroup_pids, kill_pids, netns_pids, sh, wait_until  # noqa: E402
 from swarm_bed import SwarmBed  # noqa: E402
 from swarm_stack import (  # noqa: E402
     DEBIAN,
@@ -86,10 +86,7 @@ class Bench:
             self.project, app_edge_enabled=True, app_cluster_network=NETWORK, app_replicas=self.replicas
         )
         self.deploy()
-        deadline = time.monotonic() + 60
-        while edge_status(self.cluster, '/version') != '200':
-            assert time.monotonic() < deadline, 'the edge does not answer from the app'
-            time.sleep(0.5)
+        wait_until(lambda: edge_status(self.cluster, '/version') == '200', 60, 'the edge to answer from the app')
 
     def deploy(self):
         version = '%d.0.0' % self.version
@@ -129,15 +126,15 @@ class Bench:
         kill_pids(netns_pids(node.netns) + cgroup_pids(node.engine.name))
         # Seconds after the loss until: the manager lists n3 down, Swarm's DNS (asked
         # in the edge) no longer lists n3's tasks, every replica runs on the other nodes.
+        events = {
+            'node_down': lambda: self.cluster.manager_view()['n3'][1] == 'down',
+            'dns_without_n3': lambda: self.cluster.edge_dns_without('n3'),
+            'full_capacity': lambda: self.running_tasks(excluding=('n3',)) == self.replicas,
+        }
         seen = {}
         try:
             deadline = time.monotonic() + 300
-            while len(seen) < 3 and time.monotonic() < deadline:
-                events = {
-                    'node_down': lambda: self.cluster.manager_view()['n3'][1] == 'down',
-                    'dns_without_n3': lambda: self.cluster.edge_dns_without('n3'),
-                    'full_capacity': lambda: self.running_tasks(excluding=('n3',)) == self.replicas,
-                }
+            while len(seen) < len(events) and time.monotonic() < deadline:
                 for event, happened in events.items():
                     if event not in seen and happened():
                         seen[event] = round(time.time() - lost_at, 1)
