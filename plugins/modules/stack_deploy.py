@@ -23,6 +23,13 @@ description:
   - Deploys only when a service's definition changed (a hash in a service label), then waits until every changed
     service runs its replicas of the new definition - healthy, where the image has a health check - or fails when
     Swarm paused or rolled the update back, or after O(timeout) seconds.
+  - "Then, with O(spread), the tasks of each service placed by role with more than one replica are spread evenly over
+    the nodes with that role's label that are ready and active: Swarm never moves a running task, so a start-first
+    rolling update (which node gets each new task depends on the order Swarm updates them in) or a lost node that
+    came back can leave every task on one node, and losing that node would stop the service until Swarm has started
+    them elsewhere. One task more (Swarm starts it on the node with the fewest, and its DNS lists it once healthy),
+    then one fewer (Swarm takes it from a node with the most): capacity never drops. A run that changes nothing else
+    spreads an uneven service too."
   - Once Swarm runs it, the stack file is kept as C(stack.json) in O(project_dir), and secrets of earlier contents
     that no service uses any more are removed.
   - Run it on a manager of the cluster.
@@ -73,6 +80,13 @@ options:
     description: Seconds to wait for the changed services to run their new definition.
     type: int
     default: 300
+  spread:
+    description:
+      - Spread the tasks of the services placed by role evenly over their nodes after the deploy (see the
+        description). A spread that cannot finish (the extra task does not run within O(timeout)) is reported in
+        RV(notes) and leaves the release running.
+    type: bool
+    default: true
   version:
     description:
       - The release being deployed. When given, the run is recorded in the release ledger the compose backend keeps
@@ -137,6 +151,13 @@ stack_file:
   description: The stack file Swarm runs, kept in O(project_dir).
   returned: always
   type: str
+spread:
+  description:
+    - Services whose tasks were spread out again, with their running tasks per node before and after; in check mode,
+      the services whose definition stays and whose tasks would be, with C(before) only.
+  returned: always
+  type: dict
+  sample: {app: {before: {node-b: 2}, after: {node-a: 1, node-b: 1}}}
 previous_version:
   description: The version of the active release in the ledger before this run (null without O(version) or a release).
   returned: always
@@ -176,6 +197,7 @@ def main():
         networks=dict(type='dict', default={}),
         update=dict(type='dict', default={}),
         resolve_image=dict(type='str', choices=['always', 'changed', 'never'], default='always'),
+        spread=dict(type='bool', default=True),
         timeout=dict(type='int', default=300),
         version=dict(type='str'),
         kind=dict(type='str', choices=['deploy', 'rollback'], default='deploy'),

@@ -6,7 +6,8 @@ its re-runs, traffic across the overlay, labels that follow the inventory, a
 node promoted by a run limited to it, and bad input. Then the app on it
 (swarm_stack): the stack, its secrets, Swarm's rollback recorded in the
 ledger, deploy.yml, the edge on n1 with an update under load, rollback.yml by
-version under load.
+version under load, deploy.yml spreading tasks left on one node, and, last,
+n3's engine killed under load (n3 stays down).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import time
 
 import pytest
 from netns_engine import sh, wait_until
@@ -349,6 +352,8 @@ def test_the_edge_sends_requests_to_the_healthy_tasks_and_a_rolling_update_under
     assert report['failed'] == 0, json.dumps(report)
     assert report['versions'].get('2.0.0') and report['versions'].get('3.0.0'), report
     assert report['requests'] >= 50 * 10, report
+    # Whichever order Swarm updated the tasks in, they end one on each app node.
+    assert project.tasks('app') == {'n2': 1, 'n3': 1}
     assert [(e['version'], e['status']) for e in project.releases()[-2:]] == [
         ('2.0.0', 'superseded'),
         ('3.0.0', 'active'),
@@ -371,6 +376,7 @@ def test_rollback_yml_goes_back_to_a_version_under_load_and_records_it(project):
     assert report['failed'] == 0, json.dumps(report)
     assert report['versions'].get('2.0.0') and report['versions'].get('3.0.0'), report
     assert edge_status(cluster, '/version') == '200' and json.loads(project.get('/version')[1])['version'] == '2.0.0'
+    assert project.tasks('app') == {'n2': 1, 'n3': 1}
     latest = project.releases()[-1]
     assert (latest['version'], latest['kind'], latest['status'], latest['previous']) == (
         '2.0.0',
@@ -378,3 +384,63 @@ def test_rollback_yml_goes_back_to_a_version_under_load_and_records_it(project):
         'active',
         '3.0.0',
     ), latest
+
+
+def test_deploy_yml_spreads_tasks_left_on_one_node_under_load_and_a_second_run_changes_nothing(project):
+    """Swarm never moves a running task: deploy.yml spreads them again, one more then one fewer, losing no request."""
+    cluster = project.cluster
+    manager = cluster.node('n1')
+    inventory = write_deploy_inventory(project, app_edge_enabled=True, app_cluster_network=NETWORK)
+    # Every task on n3, as a rolling update can leave them (it depends on the order Swarm updates them in):
+    # n2 takes no new task while Swarm restarts them.
+    manager.docker('node', 'update', '--availability', 'pause', 'itest-sw-n2')
+    try:
+        manager.docker('service', 'update', '--force', '--detach=false', '-q', PROJECT + '_app')
+    finally:
+        manager.docker('node', 'update', '--availability', 'active', 'itest-sw-n2')
+    assert project.tasks('app') == {'n3': 2}
+    releases = project.releases()
+
+    planned = run_deploy_yml(inventory, '2.0.0', check=True)
+    assert planned.rc == 0 and planned.host_stats('n1')['changed'], planned.stdout[-3000:]
+    [plan] = [r['spread'] for r in planned.task_results('n1') if 'spread' in r]
+    assert plan == {'app': {'before': {'itest-sw-n3': 2}}}
+    assert project.tasks('app') == {'n3': 2}
+
+    load = start_load(rate=50, seconds=600)
+    try:
+        run = run_deploy_yml(inventory, '2.0.0')
+    finally:
+        report = stop_load(load)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert report['failed'] == 0, json.dumps(report)
+    [spread] = [r['spread'] for r in run.task_results('n1') if 'spread' in r]
+    assert spread == {'app': {'before': {'itest-sw-n3': 2}, 'after': {'itest-sw-n2': 1, 'itest-sw-n3': 1}}}
+    assert project.tasks('app') == {'n2': 1, 'n3': 1}
+    # Not a release: the ledger stays as it was.
+    assert project.releases() == releases
+
+    again = run_deploy_yml(inventory, '2.0.0')
+    assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
+
+
+def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_node(project):
+    """Last: n3 stays down. Swarm runs its replica on n2, the edge's DNS leaves n3's task out; no request fails."""
+    cluster = project.cluster
+    # The spread the deploys keep: with both tasks on n3, nothing would answer until Swarm restarted them on n2.
+    assert project.tasks('app') == {'n2': 1, 'n3': 1}
+    cluster.node_id('n3')  # asked while n3 is there
+    load = start_load(rate=50, seconds=600)
+    try:
+        time.sleep(3)
+        cluster.node('n3').engine.stop(signal.SIGKILL)
+        # The manager lists n3 down and starts its replica on n2; Swarm's DNS stops giving the edge n3's task.
+        wait_until(lambda: project.tasks('app') == {'n2': 2}, 180, "n3's replica to run on n2")
+        wait_until(lambda: cluster.edge_dns_without('n3'), 60, "the edge's DNS to leave n3's task out")
+        assert cluster.manager_view()['n3'][1] == 'down'
+        time.sleep(5)
+    finally:
+        report = stop_load(load)
+    assert report['failed'] == 0, json.dumps(report)
+    assert report['requests'] >= 50 * 20, report
+    assert json.loads(project.get('/version')[1])['version'] == '2.0.0'

@@ -197,6 +197,27 @@ class Engine:
             filters['desired-state'] = 'running'
         return self._call('service ps %s' % service_id, self.api.tasks, filters=filters)
 
+    def nodes(self):
+        return self._call('node ls', self.api.nodes)
+
+    def scale_service(self, service_id, replicas):
+        """docker service scale: the service's own definition (no defaults added, so no task restarts), N replicas."""
+        service = self._call('service inspect %s' % service_id, self.api.inspect_service, service_id)
+        spec = service['Spec']
+        self._call(
+            'service scale %s=%d' % (service_id, replicas),
+            self.api.update_service,
+            service_id,
+            service['Version']['Index'],
+            task_template=spec['TaskTemplate'],
+            name=spec['Name'],
+            labels=spec.get('Labels'),
+            mode={'Replicated': {'Replicas': replicas}},
+            update_config=spec.get('UpdateConfig'),
+            rollback_config=spec.get('RollbackConfig'),
+            endpoint_spec=spec.get('EndpointSpec'),
+        )
+
     def secrets(self, labels):
         return self._call('secret ls', self.api.secrets, filters={'label': list(labels)})
 

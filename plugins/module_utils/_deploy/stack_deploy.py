@@ -26,6 +26,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli i
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.files import write_atomic
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy import ledger
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_render import StackError, StackRender
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_spread import Spreader, by_host, skew
 
 HASH_LABEL = 'io.auraspeak.ops.stack-hash'
 STACK_LABEL = 'com.docker.stack.namespace'
@@ -160,12 +161,15 @@ class StackDeploy:
         record = self.ledger is not None and (
             live is None or live['version'] != self.params['version'] or live['config_hash'] != release_hash(stack)
         )
+        # Services whose definition stays: their tasks' spread now is the spread after this run.
+        uneven = self.uneven(stack, current, [name for name, action in actions.items() if action == 'unchanged'])
         result = {
-            'changed': services_change or record,
+            'changed': services_change or record or bool(uneven),
             'services': actions,
             'notes': notes,
             'stack_file': self.stack_path,
             'previous_version': live['version'] if live else None,
+            'spread': {name: {'before': tasks} for name, tasks in uneven.items()},
         }
         if not result['changed'] or self.check_mode:
             return result
@@ -184,7 +188,63 @@ class StackDeploy:
             raise
         self.finish_release(release_id, 'active')
         result['release_id'] = release_id
+        result['spread'] = self.spread_out(stack, notes)
         return result
+
+    def spreadable(self, stack):
+        """{service: node role} of the stack's services Swarm places by role with more than one replica."""
+        if not self.params['spread']:
+            return {}
+        return {
+            name: self.params['placement'][name]
+            for name, service in stack['services'].items()
+            if name in self.params['placement']
+            and service['deploy'].get('mode', 'replicated') == 'replicated'
+            and service['deploy'].get('replicas', 1) > 1
+        }
+
+    def uneven(self, stack, current, names):
+        """{service: its running tasks by host} of those of names whose tasks are unevenly spread."""
+        spreader = Spreader(self.engine, self.wait_running)
+        uneven = {}
+        for name, role in self.spreadable(stack).items():
+            if name in names and name in current:
+                counts, hosts = spreader.placement(current[name], role)
+                if skew(counts) > 1:
+                    uneven[name] = by_host(counts, hosts)
+        return uneven
+
+    def spread_out(self, stack, notes):
+        """Spread each placed service's tasks evenly again; {service: {before, after}} of those that moved."""
+        spreader = Spreader(self.engine, self.wait_running)
+        current = self.running()
+        moved = {}
+        for name, role in self.spreadable(stack).items():
+            replicas = stack['services'][name]['deploy']['replicas']
+            try:
+                change = spreader.spread(current[name], role, replicas)
+            except StackDeployError as exc:
+                # The release runs; only the spread is left as it was.
+                notes.append('%s: tasks not spread out: %s' % (name, exc.msg))
+                continue
+            if change:
+                moved[name] = change
+        return moved
+
+    def wait_running(self, service_id, replicas):
+        """Until exactly replicas tasks of the service run (healthy, where it has a health check), after a scale."""
+        deadline = self.clock() + self.params['timeout']
+        while True:
+            tasks = self.engine.tasks(service_id)
+            running = [task for task in tasks if task.get('Status', {}).get('State') == 'running']
+            if len(running) == len(tasks) == replicas:
+                return
+            if self.clock() > deadline:
+                raise StackDeployError(
+                    '%d of %d tasks of service %s ran after %d s (docker service ps %s)'
+                    % (len(running), replicas, service_id, self.params['timeout'], service_id)
+                )
+            self.sleep(1)
 
     def start_release(self, stack):
         images = {name: {'ref': service['image'], 'id': None} for name, service in stack['services'].items()}
