@@ -7,7 +7,8 @@ node promoted by a run limited to it, and bad input. Then the app on it
 (swarm_stack): the stack, its secrets, Swarm's rollback recorded in the
 ledger, deploy.yml, the edge on n1 with an update under load, rollback.yml by
 version under load, deploy.yml spreading tasks left on one node, and, last,
-n3's engine killed under load (n3 stays down).
+n3's engine killed under load (n3 stays down). The docker_host role on the
+nodes comes before the app: live-restore stays off on Swarm nodes.
 """
 
 from __future__ import annotations
@@ -192,6 +193,48 @@ def test_a_host_in_both_groups_is_refused_before_anything_changes(cluster):
     ]
     assert set(changed(run).values()) == {0}
     assert cluster.manager_view() == before
+
+
+def test_docker_host_keeps_live_restore_off_on_swarm_nodes_so_a_restarted_engine_stays_in_the_cluster(cluster):
+    """Docker does not start its cluster component with live-restore on: dockerd would exit at its next start."""
+    n2 = cluster.node('n2')
+    playbook = 'tests/integration/playbooks/docker_host_role.yml'
+    inventory = os.path.join(cluster.bed.root, 'docker-host.yml')
+    settings = {
+        name: {
+            'docker_host_manage_daemon': 'true',
+            'docker_host_daemon_json_path': node.engine.config,
+            'docker_host_pidfile': node.engine.pidfile,
+            'docker_host_restart_engine': False,
+            'docker_host_boot_unit': 'false',
+        }
+        for name, node in cluster.bed.nodes.items()
+    }
+    cluster.bed.write_inventory(inventory, GROUPS, settings)
+    with open(n2.engine.config, encoding='utf-8') as handle:
+        before = handle.read()
+
+    refused = run_on_cluster(playbook, inventory, docker_host_live_restore=True)
+    assert refused.rc != 0
+    assert {name: refused.host_stats(name)['changed'] for name in ('n1', 'n2', 'n3')} == {'n1': 0, 'n2': 0, 'n3': 0}
+    assert any('incompatible with swarm mode' in m for m in refused.failures('n2')), refused.failures('n2')
+    with open(n2.engine.config, encoding='utf-8') as handle:
+        assert handle.read() == before
+
+    run = run_on_cluster(playbook, inventory)
+    assert run.rc == 0, run.stdout[-3000:]
+    with open(n2.engine.config, encoding='utf-8') as handle:
+        written = json.load(handle)
+    assert (written['live-restore'], written['no-new-privileges']) == (False, True), written
+    again = run_on_cluster(playbook, inventory)
+    assert again.rc == 0 and set(changed(again).values()) == {0}, again.stdout[-3000:]
+
+    # The engine reads the file at its next start, and is back in the cluster.
+    n2.engine.stop()
+    n2.engine.start()
+    wait_until(lambda: n2.swarm()['LocalNodeState'] == 'active', 60, 'n2 to be in the swarm again')
+    wait_until(lambda: cluster.manager_view()['n2'][1] == 'ready', 60, 'the manager to list n2 ready')
+    assert n2.docker('info', '--format', '{{.LiveRestoreEnabled}}').stdout.strip() == 'false'
 
 
 # --- The app role's compose project as a stack (stack_deploy), on the same cluster -----------
