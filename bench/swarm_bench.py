@@ -113,11 +113,14 @@ class Bench:
             time.sleep(5)
         finally:
             report = stop_load(load)
-        return dict(summary(report), deploy_seconds=seconds, versions=report['versions'])
+        # Where the tasks ended: stack_deploy spreads them over the app nodes after the update.
+        tasks = self.project.tasks('app')
+        return dict(summary(report), deploy_seconds=seconds, versions=report['versions'], tasks=tasks)
 
     def worker_lost(self):
         node = self.cluster.node('n3')
-        assert self.running_tasks() == self.replicas and self.project.tasks('app').get('n3')
+        placement = self.project.tasks('app')
+        assert self.running_tasks() == self.replicas and placement.get('n3'), placement
         self.cluster.node_id('n3')  # asked while n3 is there
         load = start_load(self.rate, 3600)
         time.sleep(10)
@@ -145,6 +148,7 @@ class Bench:
         offset = lost_at - report['started_at']
         result = summary(report)
         result.update(
+            tasks_before_loss=placement,
             seconds_after_loss=seen,
             failed_after_loss=relative(report['failed_between'], offset),
             slow_after_loss=relative(report['slow_between'], offset),

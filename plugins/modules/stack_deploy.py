@@ -85,6 +85,9 @@ options:
       - Spread the tasks of the services placed by role evenly over their nodes after the deploy (see the
         description). A spread that cannot finish (the extra task does not run within O(timeout)) is reported in
         RV(notes) and leaves the release running.
+      - The nodes counted are those with the role's label, ready and active; a node among them that Swarm cannot
+        place the task on (its resource reservations, for example) leaves the spread uneven, and every run tries
+        again and reports a change. Set V(false) for such a cluster, or fix the node.
     type: bool
     default: true
   version:

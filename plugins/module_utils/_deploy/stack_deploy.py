@@ -158,8 +158,9 @@ class StackDeploy:
         actions = plan(stack, {name: s['Spec'].get('Labels', {}).get(HASH_LABEL) for name, s in current.items()})
         services_change = any(action != 'unchanged' for action in actions.values())
         live = ledger.current(self.ledger.read()) if self.ledger else None
+        config_hash = release_hash(stack)
         record = self.ledger is not None and (
-            live is None or live['version'] != self.params['version'] or live['config_hash'] != release_hash(stack)
+            live is None or live['version'] != self.params['version'] or live['config_hash'] != config_hash
         )
         # Services whose definition stays: their tasks' spread now is the spread after this run.
         uneven = self.uneven(stack, current, [name for name, action in actions.items() if action == 'unchanged'])
@@ -173,7 +174,7 @@ class StackDeploy:
         }
         if not result['changed'] or self.check_mode:
             return result
-        release_id = self.start_release(stack) if record else None
+        release_id = self.start_release(stack, config_hash) if record else None
         try:
             if services_change:
                 earlier = {name: (s.get('UpdateStatus') or {}).get('StartedAt') for name, s in current.items()}
@@ -246,7 +247,7 @@ class StackDeploy:
                 )
             self.sleep(1)
 
-    def start_release(self, stack):
+    def start_release(self, stack, config_hash):
         images = {name: {'ref': service['image'], 'id': None} for name, service in stack['services'].items()}
         with self.ledger.transaction() as data:
             ledger.mark_interrupted(data, utc_now())
@@ -254,7 +255,7 @@ class StackDeploy:
                 data,
                 version=self.params['version'],
                 images=images,
-                config_hash=release_hash(stack),
+                config_hash=config_hash,
                 deployed_by=self.params['deployed_by'],
                 now=utc_now(),
                 kind=self.params['kind'],

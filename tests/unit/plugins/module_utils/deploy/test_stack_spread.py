@@ -57,7 +57,7 @@ class SwarmModel:
         return self.node_list
 
     def tasks(self, _service_id):
-        return [task(node_id) for node_id, count in self.placed.items() for _ in range(count)]
+        return [task(node_id) for node_id, count in self.placed.items() for _copy in range(count)]
 
     def scale_service(self, _service_id, replicas):
         self.scaled.append(replicas)
