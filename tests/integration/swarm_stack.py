@@ -279,6 +279,16 @@ def start_load(rate, seconds):
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def under_load(action, rate=50):
+    """action() while open_load sends rate requests a second through the edge: (its result, the load's report)."""
+    load = start_load(rate=rate, seconds=600)
+    try:
+        result = action()
+    finally:
+        report = stop_load(load)
+    return result, report
+
+
 def stop_load(load):
     load.terminate()
     out, err = load.communicate(timeout=120)

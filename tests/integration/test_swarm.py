@@ -47,6 +47,7 @@ from swarm_stack import (
     run_on_cluster,
     start_load,
     stop_load,
+    under_load,
     write_deploy_inventory,
 )
 
@@ -385,11 +386,7 @@ def test_the_edge_sends_requests_to_the_healthy_tasks_and_a_rolling_update_under
     wait_until(lambda: edge_status(cluster, '/version') == '200', 30, 'the edge to answer from the app')
 
     release_image(cluster, '3.0.0')
-    load = start_load(rate=50, seconds=600)
-    try:
-        run = run_deploy_yml(inventory, '3.0.0')
-    finally:
-        report = stop_load(load)
+    run, report = under_load(lambda: run_deploy_yml(inventory, '3.0.0'))
     assert run.rc == 0, run.stdout[-3000:]
     # Both releases answered through the edge while Swarm replaced the tasks one by one, and nothing failed.
     assert report['failed'] == 0, json.dumps(report)
@@ -410,11 +407,7 @@ def test_rollback_yml_goes_back_to_a_version_under_load_and_records_it(project):
     assert refused.rc != 0 and refused.host_stats('n1')['changed'] == 0
     assert any('not available with app_backend swarm' in m for m in refused.failures('n1')), refused.failures('n1')
 
-    load = start_load(rate=50, seconds=600)
-    try:
-        run = run_on_cluster('playbooks/rollback.yml', inventory, rollback_to_version='2.0.0')
-    finally:
-        report = stop_load(load)
+    run, report = under_load(lambda: run_on_cluster('playbooks/rollback.yml', inventory, rollback_to_version='2.0.0'))
     assert run.rc == 0, run.stdout[-3000:]
     assert report['failed'] == 0, json.dumps(report)
     assert report['versions'].get('2.0.0') and report['versions'].get('3.0.0'), report
@@ -450,11 +443,7 @@ def test_deploy_yml_spreads_tasks_left_on_one_node_under_load_and_a_second_run_c
     assert plan == {'app': {'before': {'itest-sw-n3': 2}}}
     assert project.tasks('app') == {'n3': 2}
 
-    load = start_load(rate=50, seconds=600)
-    try:
-        run = run_deploy_yml(inventory, '2.0.0')
-    finally:
-        report = stop_load(load)
+    run, report = under_load(lambda: run_deploy_yml(inventory, '2.0.0'))
     assert run.rc == 0, run.stdout[-3000:]
     assert report['failed'] == 0, json.dumps(report)
     [spread] = [r['spread'] for r in run.task_results('n1') if 'spread' in r]
