@@ -56,8 +56,8 @@ def by_host(counts, names):
 class Spreader:
     """Spreads a service's tasks by scaling it up by one and back, until the spread is even or stops improving.
 
-    wait_running(service_id, replicas) returns once that many tasks of the current
-    definition run (healthy) or raises; the engine scales and lists.
+    wait_running(service_id, replicas) returns once exactly that many tasks run
+    (healthy, where the image has a health check) or raises; the engine scales and lists.
     """
 
     def __init__(self, engine, wait_running):
