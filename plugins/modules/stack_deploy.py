@@ -43,7 +43,7 @@ options:
     type: str
     required: true
   project_dir:
-    description: The directory of the compose project. Every file a service bind-mounts must be under it.
+    description: The directory of the compose project. Every file a service bind-mounts must be under it (see O(node_dirs)).
     type: path
     required: true
   files:
@@ -63,6 +63,15 @@ options:
         name)), for example the edge's bridge and the cluster's overlay network."
     type: dict
     default: {}
+  node_dirs:
+    description:
+      - Host directories that stay bind mounts, for services placed on a node role (O(placement)) whose nodes all
+        have them - pgBackRest's configuration and repository on the data node, which the app role creates there.
+        Swarm does not create a missing one; the task fails to start and the deploy with it.
+      - Every other file a service bind-mounts becomes a Swarm secret, and must be under O(project_dir).
+    type: list
+    elements: path
+    default: []
   update:
     description:
       - "Per service, Swarm's C(update_config) (C(order), C(parallelism), C(delay), C(failure_action), C(monitor),
@@ -198,6 +207,7 @@ def main():
         files=dict(type='list', elements='str', default=['compose.yaml']),
         placement=dict(type='dict', default={'app': 'app', 'postgres': 'data', 'redis': 'data'}),
         networks=dict(type='dict', default={}),
+        node_dirs=dict(type='list', elements='path', default=[]),
         update=dict(type='dict', default={}),
         resolve_image=dict(type='str', choices=['always', 'changed', 'never'], default='always'),
         spread=dict(type='bool', default=True),

@@ -28,6 +28,7 @@ APP_IMAGE = 'itest-swarm/app'
 PROJECT = 'itswarm'
 JWT = 'itest-swarm-jwt-0123456789abcdef0123'
 SECRETS = (JWT, 'itest-swarm-pg', 'itest-swarm-redis')
+PGBACKREST_PASS = 'itest-swarm-pgbackrest-0123456789'
 UPDATE = {'app': {'order': 'start-first', 'parallelism': 1, 'failure_action': 'rollback', 'monitor': '5s'}}
 # The edge on n1 (the manager, with the edge label), published on n1's address;
 # clients and the load generator run on the bed's LAN.
@@ -186,6 +187,15 @@ class Project:
         inspected = self.cluster.node('n1').docker('service', 'inspect', '--format', template, name, check=False)
         return json.loads(inspected.stdout) if inspected.returncode == 0 else {}
 
+    def sql(self, statements):
+        """Rows of psql in the PostgreSQL task on the data node n2 (as the app's database user)."""
+        n2 = self.cluster.node('n2')
+        [container] = n2.docker('ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s_postgres' % PROJECT)\
+            .stdout.split()
+        out = n2.docker('exec', '-i', container, 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-U', 'app', '-d', 'app',
+                        input=statements).stdout  # fmt: skip
+        return [line.split('|') for line in out.splitlines() if line]
+
     def secret_names(self):
         return sorted(self.cluster.node('n1').docker('secret', 'ls', '--format', '{{.Name}}').stdout.split())
 
@@ -207,8 +217,12 @@ def remove_app_images():
     sh('docker', 'image', 'rm', *('%s:%s' % (APP_IMAGE, v) for v in ('1.0.0', '2.0.0', '3.0.0')), check=False)
 
 
-def write_deploy_inventory(project, **host_vars):
-    """deploy.yml's inventory: n1, the manager, in the app group, with the app role's settings of the tests above."""
+def write_deploy_inventory(project, data_vars=None, **host_vars):
+    """deploy.yml's inventory: n1, the manager, in the app group, with the app role's settings of the tests above.
+
+    Every node has its swarm_node_roles, as in the swarm role's inventory. data_vars: n2, the data node, joins the
+    data group (backup_hosts) with the same settings and these.
+    """
     cluster = project.cluster
     inventory = os.path.join(cluster.bed.root, 'deploy-hosts.yml')
     settings = {
@@ -228,8 +242,36 @@ def write_deploy_inventory(project, **host_vars):
         'app_redis_image': 'auraspeak-offline/redis:7.0',
         **host_vars,
     }
-    cluster.bed.write_inventory(inventory, {'app': ['n1']}, {'n1': settings})
+    nodes = {name: {'swarm_node_roles': roles} for name, roles in ROLES.items()}
+    nodes['n1'].update(settings)
+    groups = {'app': ['n1']}
+    if data_vars is not None:
+        nodes['n2'].update(settings, **data_vars)
+        groups['data'] = ['n2']
+    cluster.bed.write_inventory(inventory, groups, nodes)
     return inventory
+
+
+def backup_settings(cluster):
+    """The backup role's settings on the data node: everything under the bed, jobs in a cron file nobody runs."""
+    root = cluster.bed.root
+    return {
+        'backup_root': os.path.join(root, 'backups'),
+        'backup_lib_dir': os.path.join(root, 'lib'),
+        'backup_bin_dir': os.path.join(root, 'bin'),
+        'backup_pgbackrest_cipher_pass': PGBACKREST_PASS,
+        'backup_scheduler': 'cron',
+        'backup_cron_file': os.path.join(root, 'cron', 'auraspeak-backup'),
+        'backup_log_file': os.path.join(root, 'backup.log'),
+    }
+
+
+def archive_settings(cluster):
+    """PostgreSQL archiving its WAL to pgBackRest, its repository under the bed (deploy.yml and the backup role)."""
+    return {
+        'app_postgres_wal_archive': True,
+        'app_postgres_pgbackrest_repo_path': os.path.join(cluster.bed.root, 'backups', 'pgbackrest'),
+    }
 
 
 def run_deploy_yml(inventory, version, check=False, **extra):

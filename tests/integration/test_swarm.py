@@ -32,6 +32,7 @@ from swarm_stack import (
     NETWORK,
     NGINX,
     PLAIN,
+    PGBACKREST_PASS,
     PLAYBOOK,
     PROJECT,
     ROLES,
@@ -48,8 +49,14 @@ from swarm_stack import (
     start_load,
     stop_load,
     under_load,
+    archive_settings,
+    backup_settings,
     write_deploy_inventory,
 )
+
+
+def leaked_secrets(text):
+    return [secret for secret in (*SECRETS, PGBACKREST_PASS) if secret in text]
 
 
 def changed(run):
@@ -454,6 +461,43 @@ def test_deploy_yml_spreads_tasks_left_on_one_node_under_load_and_a_second_run_c
 
     again = run_deploy_yml(inventory, '2.0.0')
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
+
+
+def test_backup_yml_and_the_restore_drill_run_next_to_postgresql_on_the_data_node(project):
+    """PostgreSQL on n2 archives its WAL to pgBackRest; the backup role, backup.yml and the drill run on n2."""
+    cluster = project.cluster
+    os.makedirs(os.path.join(cluster.bed.root, 'cron'), exist_ok=True)
+    inventory = write_deploy_inventory(
+        project,
+        data_vars=backup_settings(cluster),
+        app_edge_enabled=True,
+        app_cluster_network=NETWORK,
+        **archive_settings(cluster),
+    )
+    run = run_deploy_yml(inventory, '2.0.0')
+    assert run.rc == 0, run.failures('n1')
+    assert project.tasks('postgres') == {'n2': 1}
+    [[archive_command]] = project.sql('SHOW archive_command')
+    assert archive_command.startswith('pgbackrest --stanza=%s archive-push' % PROJECT), archive_command
+    project.sql("CREATE TABLE facts (id serial PRIMARY KEY, body text); INSERT INTO facts (body) VALUES ('a'), ('b');")
+
+    backup = run_on_cluster('playbooks/backup.yml', inventory, backup_hosts='data')
+    assert backup.rc == 0, backup.failures('n2')
+    [stored] = [r['msg'] for r in backup.task_results('n2') if isinstance(r.get('msg'), list)]
+    # The role took the first full backup; backup.yml a differential one on top, and a dump.
+    assert [report['status'] for report in stored] == ['success', 'success'], stored
+    assert stored[0]['id'].endswith('D'), stored
+
+    drill = run_on_cluster('playbooks/verify_backup.yml', inventory, backup_hosts='data')
+    assert drill.rc == 0, drill.failures('n2')
+    reports = {r['item']: r['report'] for t in drill.task_results('n2') for r in t.get('results', []) if 'report' in r}
+    assert sorted(reports) == ['dump', 'pgbackrest']
+    assert [report['mismatches'] for report in reports.values()] == [[], []]
+    assert reports['dump']['rows'] >= 2
+
+    again = run_on_cluster('tests/integration/playbooks/backup_role.yml', inventory, backup_hosts='data')
+    assert again.rc == 0 and again.host_stats('n2')['changed'] == 0, again.stdout[-3000:]
+    assert leaked_secrets(backup.stdout + drill.stdout + again.stdout) == []
 
 
 def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_node(project):

@@ -59,21 +59,24 @@ def _last_lines(text, count=6):
     return ' | '.join(lines[-count:]) or 'no output'
 
 
-def service_container(project, service):
-    """The id of the running container of a compose service, or None."""
-    _rc, out, _err = run(
-        [
-            'docker',
-            'ps',
-            '--quiet',
-            '--filter',
-            'label=com.docker.compose.project=%s' % project,
-            '--filter',
-            'label=com.docker.compose.service=%s' % service,
-        ]
+def service_labels(project, service):
+    """The labels that find a service's containers: of the compose project, or of the Swarm stack's task on this node."""
+    return (
+        ('com.docker.compose.project=%s' % project, 'com.docker.compose.service=%s' % service),
+        ('com.docker.stack.namespace=%s' % project, 'com.docker.swarm.service.name=%s_%s' % (project, service)),
     )
-    ids = out.split()
-    return ids[0] if ids else None
+
+
+def service_container(project, service):
+    """The id of the running container of a service on this engine (compose or Swarm), or None."""
+    for labels in service_labels(project, service):
+        argv = ['docker', 'ps', '--quiet']
+        for label in labels:
+            argv += ['--filter', 'label=' + label]
+        ids = run(argv)[1].split()
+        if ids:
+            return ids[0]
+    return None
 
 
 def require_service_container(project, service):

@@ -139,6 +139,7 @@ class StackDeploy:
             networks=self.params['networks'],
             update=self.params['update'],
             config_dir=self.directory,
+            node_dirs=self.params['node_dirs'],
         )
         try:
             stack = renderer.render(self.compose_model())

@@ -15,7 +15,9 @@ deploy` of Docker 20.10 reads, with what Swarm needs and compose does not say:
   not every kernel has, and the edge resolves the app's tasks itself;
 - secrets under new names when their contents change (Swarm secrets cannot
   change), and host files the services bind-mount as Swarm secrets, since a
-  task may run on a node that does not have the file;
+  task may run on a node that does not have the file; only the node
+  directories named (pgBackRest's, on the data node) stay bind mounts, for a
+  service placed on the nodes that have them;
 - restart policy, tmpfs and shared memory in the forms Swarm takes;
 - an update and rollback order for each service.
 
@@ -100,9 +102,10 @@ def secret_names(project, contents):
 class StackRender:
     """Turns one compose model into a stack; read_file(path) -> bytes gives the contents of secret files."""
 
-    def __init__(self, project, placement, read_file, networks=None, update=None, config_dir=None):
+    def __init__(self, project, placement, read_file, networks=None, update=None, config_dir=None, node_dirs=()):
         self.project = project
         self.placement = placement
+        self.node_dirs = {os.path.normpath(path) for path in node_dirs}
         self.read_file = read_file
         self.networks = networks or {}
         self.update = update or {}
@@ -179,6 +182,9 @@ class StackRender:
             mounts.append({'type': 'tmpfs', 'target': '/dev/shm', 'tmpfs': {'size': size_bytes(shm_size)}})
         volumes = []
         for volume in service.pop('volumes', None) or []:
+            if volume.get('type') == 'bind' and os.path.normpath(volume['source']) in self.node_dirs:
+                volumes.append(self.node_dir(name, volume))
+                continue
             if volume.get('type') == 'bind':
                 service.setdefault('secrets', []).append(self.bind_as_secret(name, volume))
                 continue
@@ -198,6 +204,21 @@ class StackRender:
             else:
                 entry.setdefault('mode', 0o444)
         return service
+
+    def node_dir(self, service, volume):
+        """A directory of the nodes the service is placed on, mounted as it is: Swarm does not create it."""
+        role = self.placement.get(service)
+        if not role:
+            raise StackError(
+                'service %s bind-mounts the node directory %s but is not placed on a node role: a Swarm task may run '
+                'on a node that does not have it; place the service (placement)' % (service, volume['source'])
+            )
+        self.note(
+            '%s: %s stays a bind mount: every node labelled %s must have it' % (service, volume['source'], role)
+        )
+        volume = dict(volume)
+        volume.pop('bind', None)
+        return volume
 
     def bind_as_secret(self, service, volume):
         """A host file the service mounts, as a Swarm secret at the same path: the task may run elsewhere."""

@@ -162,6 +162,34 @@ def test_a_bind_mount_from_outside_the_project_is_refused():
         renderer.render(source)
 
 
+def with_repository_mount(service):
+    source = model()
+    source['services'][service]['volumes'].append(
+        {'type': 'bind', 'source': '/srv/backups/pgbackrest/', 'target': '/var/lib/pgbackrest', 'bind': {}}
+    )
+    return source
+
+
+def test_a_node_directory_stays_a_bind_mount_of_a_placed_service_with_a_note():
+    renderer = StackRender(
+        'p', {'postgres': 'data'}, FILES.__getitem__, config_dir='/etc/p', node_dirs=['/srv/backups/pgbackrest']
+    )
+    stack = renderer.render(with_repository_mount('postgres'))
+    mounts = [m for m in stack['services']['postgres']['volumes'] if m.get('type') == 'bind']
+    # Swarm's stack files have no create_host_path: Swarm never creates the directory.
+    assert mounts == [{'type': 'bind', 'source': '/srv/backups/pgbackrest/', 'target': '/var/lib/pgbackrest'}]
+    assert 'postgres: /srv/backups/pgbackrest/ stays a bind mount: every node labelled data must have it' in (
+        renderer.notes
+    )
+    assert 'postgres_pgbackrest' not in stack['secrets']
+
+
+def test_a_node_directory_of_a_service_placed_nowhere_is_refused():
+    renderer = StackRender('p', {}, FILES.__getitem__, config_dir='/etc/p', node_dirs=['/srv/backups/pgbackrest'])
+    with pytest.raises(StackError, match=r'service postgres bind-mounts the node directory .* place the service'):
+        renderer.render(with_repository_mount('postgres'))
+
+
 def test_a_service_with_network_mode_is_refused():
     source = model()
     source['services']['redis']['network_mode'] = 'none'
