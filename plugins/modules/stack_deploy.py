@@ -43,7 +43,9 @@ options:
     type: str
     required: true
   project_dir:
-    description: The directory of the compose project. Every file a service bind-mounts must be under it (see O(node_dirs)).
+    description:
+      - The directory of the compose project. Every file a service bind-mounts must be under it, but for
+        O(node_dirs).
     type: path
     required: true
   files:

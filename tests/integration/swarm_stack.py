@@ -190,8 +190,9 @@ class Project:
     def sql(self, statements):
         """Rows of psql in the PostgreSQL task on the data node n2 (as the app's database user)."""
         n2 = self.cluster.node('n2')
-        [container] = n2.docker('ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s_postgres' % PROJECT)\
-            .stdout.split()
+        [container] = n2.docker(
+            'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s_postgres' % PROJECT
+        ).stdout.split()
         out = n2.docker('exec', '-i', container, 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-U', 'app', '-d', 'app',
                         input=statements).stdout  # fmt: skip
         return [line.split('|') for line in out.splitlines() if line]

@@ -60,7 +60,7 @@ def _last_lines(text, count=6):
 
 
 def service_labels(project, service):
-    """The labels that find a service's containers: of the compose project, or of the Swarm stack's task on this node."""
+    """The labels that find a service's containers: the compose project's, or the Swarm stack's task on this node."""
     return (
         ('com.docker.compose.project=%s' % project, 'com.docker.compose.service=%s' % service),
         ('com.docker.stack.namespace=%s' % project, 'com.docker.swarm.service.name=%s_%s' % (project, service)),

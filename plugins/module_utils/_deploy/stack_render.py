@@ -213,9 +213,7 @@ class StackRender:
                 'service %s bind-mounts the node directory %s but is not placed on a node role: a Swarm task may run '
                 'on a node that does not have it; place the service (placement)' % (service, volume['source'])
             )
-        self.note(
-            '%s: %s stays a bind mount: every node labelled %s must have it' % (service, volume['source'], role)
-        )
+        self.note('%s: %s stays a bind mount: every node labelled %s must have it' % (service, volume['source'], role))
         volume = dict(volume)
         volume.pop('bind', None)
         return volume
