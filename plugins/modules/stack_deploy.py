@@ -74,6 +74,16 @@ options:
     type: list
     elements: path
     default: []
+  replicas:
+    description:
+      - "Replica counts for this run instead of the stack's (C(service: count)); V(0) stops a service's tasks and
+        waits until their containers have stopped. For a stack whose definition stays: a run that would change a
+        service is refused. C(restore.yml) stops the app and PostgreSQL so."
+      - A later run without it (or a count changed by hand with C(docker service scale)) finds the count differs from
+        the stack's and scales the service back, what the app uses before the app, each until its tasks run
+        (healthy); RV(scaled) reports it.
+    type: dict
+    default: {}
   update:
     description:
       - "Per service, Swarm's C(update_config) (C(order), C(parallelism), C(delay), C(failure_action), C(monitor),
@@ -172,6 +182,13 @@ spread:
   returned: always
   type: dict
   sample: {app: {before: {node-b: 2}, after: {node-a: 1, node-b: 1}}}
+scaled:
+  description:
+    - Services whose definition stayed and whose replica count this run changed (or would, in check mode), from and
+      to (see O(replicas)).
+  returned: always
+  type: dict
+  sample: {app: {from: 2, to: 0}}
 previous_version:
   description: The version of the active release in the ledger before this run (null without O(version) or a release).
   returned: always
@@ -210,6 +227,7 @@ def main():
         placement=dict(type='dict', default={'app': 'app', 'postgres': 'data', 'redis': 'data'}),
         networks=dict(type='dict', default={}),
         node_dirs=dict(type='list', elements='path', default=[]),
+        replicas=dict(type='dict', default={}),
         update=dict(type='dict', default={}),
         resolve_image=dict(type='str', choices=['always', 'changed', 'never'], default='always'),
         spread=dict(type='bool', default=True),

@@ -6,8 +6,9 @@ its re-runs, traffic across the overlay, labels that follow the inventory, a
 node promoted by a run limited to it, and bad input. Then the app on it
 (swarm_stack): the stack, its secrets, Swarm's rollback recorded in the
 ledger, deploy.yml, the edge on n1 with an update under load, rollback.yml by
-version under load, deploy.yml spreading tasks left on one node, and, last,
-n3's engine killed under load (n3 stays down). The docker_host role on the
+version under load, deploy.yml spreading tasks left on one node, backup.yml
+and the restore drill on the data node n2, restore.yml to a point in time from
+the manager, and, last, n3's engine killed under load (n3 stays down). The docker_host role on the
 nodes comes before the app: live-restore stays off on Swarm nodes.
 """
 
@@ -467,13 +468,7 @@ def test_backup_yml_and_the_restore_drill_run_next_to_postgresql_on_the_data_nod
     """PostgreSQL on n2 archives its WAL to pgBackRest; the backup role, backup.yml and the drill run on n2."""
     cluster = project.cluster
     os.makedirs(os.path.join(cluster.bed.root, 'cron'), exist_ok=True)
-    inventory = write_deploy_inventory(
-        project,
-        data_vars=backup_settings(cluster),
-        app_edge_enabled=True,
-        app_cluster_network=NETWORK,
-        **archive_settings(cluster),
-    )
+    inventory = backup_inventory(project)
     run = run_deploy_yml(inventory, '2.0.0')
     assert run.rc == 0, run.failures('n1')
     assert project.tasks('postgres') == {'n2': 1}
@@ -498,6 +493,41 @@ def test_backup_yml_and_the_restore_drill_run_next_to_postgresql_on_the_data_nod
     again = run_on_cluster('tests/integration/playbooks/backup_role.yml', inventory, backup_hosts='data')
     assert again.rc == 0 and again.host_stats('n2')['changed'] == 0, again.stdout[-3000:]
     assert leaked_secrets(backup.stdout + drill.stdout + again.stdout) == []
+
+
+def backup_inventory(project):
+    """The settings of the manager and the data node alike, as group_vars/all would give them."""
+    cluster = project.cluster
+    settings = dict(backup_settings(cluster), **archive_settings(cluster))
+    return write_deploy_inventory(
+        project, data_vars=settings, app_edge_enabled=True, app_cluster_network=NETWORK, **settings
+    )
+
+
+def test_restore_yml_recovers_the_database_to_a_point_in_time_on_the_data_node_and_runs_the_stack_again(project):
+    """From the manager: the app and PostgreSQL stopped, the restore on n2, the stack back, the edge answering."""
+    cluster = project.cluster
+    inventory = backup_inventory(project)
+    project.sql("INSERT INTO facts (body) VALUES ('kept')")
+    time.sleep(1.5)
+    target = time.strftime('%Y-%m-%d %H:%M:%S+00:00', time.gmtime())
+    time.sleep(1.5)
+    project.sql("INSERT INTO facts (body) VALUES ('after the target')")
+    restore = {'restore_confirm': PROJECT, 'restore_target_time': target, 'backup_hosts': 'data'}
+
+    planned = run_on_cluster('playbooks/restore.yml', inventory, check=True, **restore)
+    assert planned.rc == 0, planned.failures('n1') + planned.failures('n2')
+    assert project.tasks('app') == {'n2': 1, 'n3': 1} and project.tasks('postgres') == {'n2': 1}
+
+    run = run_on_cluster('playbooks/restore.yml', inventory, **restore)
+    assert run.rc == 0, run.failures('n1') + run.failures('n2')
+    assert [row[0] for row in project.sql('SELECT body FROM facts ORDER BY id')] == ['a', 'b', 'kept']
+    assert project.tasks('postgres') == {'n2': 1} and project.tasks('app') == {'n2': 1, 'n3': 1}
+    assert edge_status(cluster, '/readyz') == '200'
+    assert leaked_secrets(run.stdout) == []
+
+    again = run_deploy_yml(inventory, '2.0.0')
+    assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
 
 
 def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_node(project):

@@ -26,6 +26,12 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._common.docker_cli i
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.files import write_atomic
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy import ledger
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_render import StackError, StackRender
+from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_scale import (
+    STOPPED_STATES,
+    ScaleError,
+    scale_order,
+    scaling,
+)
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_spread import Spreader, by_host, skew
 
 HASH_LABEL = 'io.auraspeak.ops.stack-hash'
@@ -158,6 +164,10 @@ class StackDeploy:
         current = self.running()
         actions = plan(stack, {name: s['Spec'].get('Labels', {}).get(HASH_LABEL) for name, s in current.items()})
         services_change = any(action != 'unchanged' for action in actions.values())
+        try:
+            scale = scaling(stack, current, actions, self.params['replicas'])
+        except ScaleError as exc:
+            raise StackDeployError('%s (stack %s)' % (exc, self.project)) from None
         live = ledger.current(self.ledger.read()) if self.ledger else None
         config_hash = release_hash(stack)
         record = self.ledger is not None and (
@@ -166,8 +176,9 @@ class StackDeploy:
         # Services whose definition stays: their tasks' spread now is the spread after this run.
         uneven = self.uneven(stack, current, [name for name, action in actions.items() if action == 'unchanged'])
         result = {
-            'changed': services_change or record or bool(uneven),
+            'changed': services_change or record or bool(uneven) or bool(scale),
             'services': actions,
+            'scaled': {name: {'from': have, 'to': want} for name, (have, want) in scale.items()},
             'notes': notes,
             'stack_file': self.stack_path,
             'previous_version': live['version'] if live else None,
@@ -182,6 +193,7 @@ class StackDeploy:
                 self.deploy(stack)
                 self.wait(stack, [name for name, action in actions.items() if action in ('create', 'update')], earlier)
                 result['secrets_removed'] = self.remove_unused_secrets(stack)
+            self.rescale(stack, current, scale)
         except DockerCLIError as exc:
             self.finish_release(release_id, 'failed', exc.msg)
             raise
@@ -193,14 +205,42 @@ class StackDeploy:
         result['spread'] = self.spread_out(stack, notes)
         return result
 
+    def rescale(self, stack, current, scale):
+        """Scale the services whose count differs, one after another, each until its tasks run or have stopped."""
+        for name in scale_order(stack, scale):
+            service_id = current[name]['ID']
+            replicas = scale[name][1]
+            self.engine.scale_service(service_id, replicas)
+            if replicas:
+                self.wait_running(service_id, replicas)
+            else:
+                self.wait_stopped(service_id)
+
+    def wait_stopped(self, service_id):
+        """Until every task of the service has stopped its container (its grace period may take a while)."""
+        deadline = self.clock() + self.params['timeout']
+        while True:
+            tasks = self.engine.tasks(service_id, running_only=False)
+            left = [task for task in tasks if task.get('Status', {}).get('State') not in STOPPED_STATES]
+            if not left:
+                return
+            if self.clock() > deadline:
+                raise StackDeployError(
+                    '%d tasks of service %s had not stopped after %d s (docker service ps %s)'
+                    % (len(left), service_id, self.params['timeout'], service_id)
+                )
+            self.sleep(1)
+
     def spreadable(self, stack):
-        """{service: node role} of the stack's services Swarm places by role with more than one replica."""
+        """{service: node role} of the stack's services Swarm places by role with more than one replica
+        (not those this run gives a count of their own)."""
         if not self.params['spread']:
             return {}
         return {
             name: self.params['placement'][name]
             for name, service in stack['services'].items()
             if name in self.params['placement']
+            and name not in self.params['replicas']
             and service['deploy'].get('mode', 'replicated') == 'replicated'
             and service['deploy'].get('replicas', 1) > 1
         }
