@@ -481,6 +481,18 @@ def boot_member(box, name, order, *more):
     )  # fmt: skip
 
 
+def wait_healthy(box, names, timeout=60):
+    deadline = time.monotonic() + timeout
+    template = '{{slice .Name 1}} {{.State.Health.Status}}'
+    while True:
+        shown = box.docker('inspect', '--format', template, *names).stdout.split('\n')
+        health = dict(line.split() for line in shown if line)
+        if set(health.values()) == {'healthy'}:
+            return
+        assert time.monotonic() < deadline, health
+        time.sleep(0.2)
+
+
 def states(box, names):
     shown = box.docker('inspect', '--format', '{{slice .Name 1}} {{.State.Status}}', *names).stdout.split('\n')
     return dict(line.split() for line in shown if line)
@@ -543,6 +555,9 @@ def test_the_boot_unit_starts_what_a_clean_engine_stop_left_down_in_order(engine
     other = 'itest-dh-other-' + tag
     boot_member(engine, other, 10)
     names = [data, app, edge, oneoff, created, other]
+    # Healthy means the shell has set its TERM trap: before that, PID 1 ignores the engine's SIGTERM, is killed
+    # after the grace period (exit 137) and on-failure starts it again, which is not the premise below.
+    wait_healthy(engine, [data, app, edge, other])
 
     engine.restart()
     # The premise: on-failure does not start again what exited 0.
