@@ -45,6 +45,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -173,6 +174,7 @@ class Bench:
 
     def under_load(self, action, settle=3, seconds=None):
         """Load through the edge around action(); at least `seconds` of it."""
+        since = datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
         load = self.stack.load(self.rate).start()
         started = time.monotonic()
         time.sleep(settle)
@@ -180,6 +182,8 @@ class Bench:
         remaining = (seconds or 0) - (time.monotonic() - started)
         time.sleep(max(remaining, 0) + settle)
         load.stop()
+        if load.result['failed']:
+            load.result['edge_log'] = edge_failures(self.stack.name + '-edge', since)
         return outcome, load
 
     def steady(self):
@@ -269,9 +273,21 @@ def progress(results):
     print(json.dumps({name: result}, indent=2), file=sys.stderr, flush=True)
 
 
+def edge_failures(container, since):
+    """What the edge logged about a window with failed requests: its error log and the 5xx of its access log."""
+    logs = subprocess.run(['docker', 'logs', '--since', since, container], capture_output=True, text=True, check=False)
+    lines = (logs.stdout + logs.stderr).splitlines()
+    wanted = [line for line in lines if re.search(r'\[(error|crit|alert|emerg)\]|"status":5[0-9][0-9]', line)]
+    return wanted[:40]
+
+
 def summary(load):
     report = load.result
-    result = {key: report[key] for key in ('requests', 'sent', 'failed', 'outcomes', 'first_errors')}
+    result = {
+        key: report[key]
+        for key in ('requests', 'sent', 'failed', 'outcomes', 'first_errors', 'edge_log')
+        if key in report
+    }
     result.update(seconds=round(report['seconds'], 1), rate=round(report['rate'], 1))
     return result
 
