@@ -23,11 +23,12 @@ description:
     goes stale by missed heartbeats, not by the length of a deploy (a long pre-migration dump or
     restore keeps it).
   - A lock held by another holder makes the task fail, naming the holder, its controller, since when,
-    and its last heartbeat. It is taken over, with a warning, when it has had no heartbeat for
-    O(stale_after) seconds, when O(force=true), or - through the action plugin that runs this module -
-    when it was taken by an C(ansible-playbook) process on this same controller host that no longer
-    runs (killed with SIGKILL, say) and no module of that run has beaten for 6 seconds (the plugin
-    waits up to that long). A lock taken from another controller host is never taken over that way.
+    and its last heartbeat. It is taken over, with a warning, when O(force=true); and, unless it is on
+    a O(lease), when it has had no heartbeat for O(stale_after) seconds, or - through the action plugin
+    that runs this module - when it was taken by an C(ansible-playbook) process on this same controller
+    host that no longer runs (killed with SIGKILL, say) and no module of that run has beaten for 6
+    seconds (the plugin waits up to that long). A lock taken from another controller host is never
+    taken over that way.
   - An action plugin of the same name runs on the controller before the module; it adds O(controller)
     and does the automatic takeover described above, re-running the module with O(takeover).
 extends_documentation_fragment:
@@ -75,6 +76,16 @@ options:
         that is known to have died; a warning names the holder that lost the lock.
     type: bool
     default: false
+  lease:
+    description:
+      - With O(state=acquired), seconds from now during which the lock cannot be taken over, heartbeat or
+        not, except with O(force=true) - for work the holder does where it cannot beat for the lock (on
+        Swarm, C(restore.yml) restores on the data node while the lock is the manager's). Stored in the
+        lock as C(lease_until); the holder ends it by acquiring again with V(0).
+      - Give the longest the work may take, and stop waiting for it then (the task's C(timeout)): a run
+        that dies during its lease keeps the lock until the lease ends, unless taken with O(force=true).
+    type: int
+    default: 0
   takeover:
     description:
       - Internal, set by the action plugin. With O(state=acquired), take over the lock only if its
@@ -198,6 +209,11 @@ age:
   returned: when the lock is held by another holder and is not taken over
   type: int
   sample: 95
+lease_until:
+  description: With O(state=acquired), when the lease of this holder's lock ends (UTC); null without one.
+  returned: success
+  type: str
+  sample: '2026-11-26T07:00:00Z'
 silence:
   description: Seconds since the last heartbeat of the lock in RV(held_by).
   returned: when the lock is held by another holder and is not taken over
@@ -220,6 +236,7 @@ def main():
             holder=dict(type='str', required=True),
             stale_after=dict(type='int', default=300),
             force=dict(type='bool', default=False),
+            lease=dict(type='int', default=0),
             takeover=dict(type='str'),
             controller=dict(type='dict', options=dict(host=dict(type='str'), pid=dict(type='int'))),
         ),

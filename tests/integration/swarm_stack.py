@@ -285,6 +285,17 @@ def run_on_cluster(playbook, inventory, check=False, **extra_vars):
     return Run(completed)
 
 
+def start_on_cluster(playbook, inventory, **extra_vars):
+    """run_on_cluster in the background: finish_on_cluster waits for it and gives its Run."""
+    cmd = playbook_command(playbook, extra_vars, inventory=inventory)
+    return subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_on_cluster(process):
+    out, err = process.communicate(timeout=900)
+    return Run(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+
+
 def release_image(cluster, version):
     """The 1.0.0 image under another tag, on the app nodes: a new release to roll out."""
     sh('docker', 'tag', APP_IMAGE + ':1.0.0', APP_IMAGE + ':' + version)

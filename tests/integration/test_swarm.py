@@ -8,8 +8,9 @@ node promoted by a run limited to it, and bad input. Then the app on it
 ledger, deploy.yml, the edge on n1 with an update under load, rollback.yml by
 version under load, deploy.yml spreading tasks left on one node, backup.yml
 and the restore drill on the data node n2, restore.yml to a point in time from
-the manager, and, last, n3's engine killed under load (n3 stays down). The docker_host role on the
-nodes comes before the app: live-restore stays off on Swarm nodes.
+the manager (its lock a lease no rival deploy takes), and, last, n3's engine
+killed under load (n3 stays down). The docker_host role on the nodes comes
+before the app: live-restore stays off on Swarm nodes.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from swarm_stack import (
     archive_settings,
     backup_settings,
     edge_status,
+    finish_on_cluster,
     load_app_images,
     release_image,
     remove_app_images,
@@ -50,6 +52,7 @@ from swarm_stack import (
     run_edge,
     run_on_cluster,
     start_load,
+    start_on_cluster,
     stop_load,
     under_load,
     write_deploy_inventory,
@@ -519,7 +522,23 @@ def test_restore_yml_recovers_the_database_to_a_point_in_time_on_the_data_node_a
     assert planned.rc == 0, planned.failures('n1') + planned.failures('n2')
     assert project.tasks('app') == {'n2': 1, 'n3': 1} and project.tasks('postgres') == {'n2': 1}
 
-    run = run_on_cluster('playbooks/restore.yml', inventory, **restore)
+    # The restore runs on n2, where nothing can beat for the manager's deploy lock: restore.yml holds it as a lease.
+    # While the restore command is stopped and the lock's last heartbeat is an hour old, a deploy.yml that takes a
+    # lock silent for 30 s is refused.
+    restoring = start_on_cluster('playbooks/restore.yml', inventory, **restore)
+    try:
+        pid = wait_for_process(' restore-database', 600, restoring)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            an_hour_ago = time.time() - 3600
+            os.utime(os.path.join(project.state_dir, PROJECT, 'deploy.lock'), (an_hour_ago, an_hour_ago))
+            rival = run_deploy_yml(inventory, '3.0.0', deploy_lock_stale_after=30)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    finally:
+        run = finish_on_cluster(restoring)
+    assert rival.rc != 0 and rival.host_stats('n1')['changed'] == 0, rival.stdout[-3000:]
+    assert any('on a lease' in message for message in rival.failures('n1')), rival.failures('n1')
     assert run.rc == 0, run.failures('n1') + run.failures('n2')
     assert [row[0] for row in project.sql('SELECT body FROM facts ORDER BY id')] == ['a', 'b', 'kept']
     assert project.tasks('postgres') == {'n2': 1} and project.tasks('app') == {'n2': 1, 'n3': 1}
@@ -528,6 +547,20 @@ def test_restore_yml_recovers_the_database_to_a_point_in_time_on_the_data_node_a
 
     again = run_deploy_yml(inventory, '2.0.0')
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
+
+
+def wait_for_process(pattern, timeout, run):
+    """The pid of the oldest process whose command line has pattern, once there is one (while run runs)."""
+    found = []
+
+    def running():
+        assert run.poll() is None, 'the playbook ended before a process ran ' + pattern.strip()
+        listed = sh('pgrep', '-o', '-f', '--', pattern, check=False).stdout.split()
+        found[:] = [int(pid) for pid in listed]
+        return bool(found)
+
+    wait_until(running, timeout, 'a process running ' + pattern.strip())
+    return found[0]
 
 
 def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_node(project):

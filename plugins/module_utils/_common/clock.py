@@ -20,6 +20,11 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime(_TIME_FORMAT)  # noqa: UP017
 
 
+def utc_time(seconds):
+    """The state files' time of a moment given in seconds since the epoch."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(_TIME_FORMAT)  # noqa: UP017
+
+
 def utc_stamp():
     """The time for a name (a dump's file, data set aside by a restore): UTC to the second, no separators."""
     return datetime.datetime.now(datetime.timezone.utc).strftime(_STAMP_FORMAT)  # noqa: UP017

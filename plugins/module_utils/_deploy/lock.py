@@ -8,7 +8,8 @@
 # time, a pure decide() and the file operations that carry it out.
 #
 # The lock file is JSON {holder, controller: {host, pid}, acquired_at, host,
-# pid}; its modification time is the holder's last heartbeat (_lock_heartbeat).
+# pid, and lease_until while its holder works where it cannot beat}; its
+# modification time is the holder's last heartbeat (_lock_heartbeat).
 # Every change happens under an flock of <lock>.guard: read, decide, check the
 # file still holds what was read, then create it with O_CREAT|O_EXCL, replace
 # it with os.replace of a temporary file, or unlink it. Check mode takes no
@@ -23,7 +24,7 @@ import socket
 import tempfile
 import time
 
-from ansible_collections.auraspeak.ops.plugins.module_utils._common.clock import parse_time, utc_now
+from ansible_collections.auraspeak.ops.plugins.module_utils._common.clock import parse_time, utc_now, utc_time
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.files import ensure_dir, fsync_dir
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.lock_heartbeat import (
     MIN_STALE_AFTER,
@@ -83,6 +84,20 @@ def lock_age(observed, now):
     return max(int(now - acquired), 0)
 
 
+def lease_left(lock, now):
+    """Whole seconds left of the lock's lease (0: none, or over)."""
+    until = parse_time(lock.get('lease_until'))
+    return max(int(until - now), 0) if until is not None else 0
+
+
+def with_lease(lock, lease, now):
+    """The lock's content with a lease of lease seconds from now (0: without one)."""
+    content = {key: value for key, value in lock.items() if key != 'lease_until'}
+    if lease > 0:
+        content['lease_until'] = utc_time(now + lease)
+    return content
+
+
 def describe(lock):
     """Who holds a lock, for messages."""
     if lock.get('unreadable'):
@@ -96,11 +111,12 @@ def describe(lock):
     )
 
 
-def decide(lock, quiet, *, path, state, holder, stale_after, force=False, takeover=None, age=None):
+def decide(lock, quiet, *, path, state, holder, stale_after, force=False, takeover=None, age=None, leased=0):
     """What to do with the lock file, from what it holds (None: no lock) and its silence.
 
     quiet is the seconds since the holder's last heartbeat, age the seconds since it took the
-    lock (for messages; quiet when not given).
+    lock (for messages; quiet when not given), leased the seconds left of its lease: while
+    they last, only force takes the lock.
 
     Returns {'action': 'create'|'replace'|'remove'|'none'|'refuse', 'took_over', 'previous_holder',
     'warning', 'msg'}; pure, so the module and the tests share it.
@@ -134,6 +150,14 @@ def decide(lock, quiet, *, path, state, holder, stale_after, force=False, takeov
         return decision
     if force:
         reason = 'force=true: took over the deploy lock %s from %s, held since %s' % (path, who, since)
+    elif leased > 0:
+        decision.update(
+            action='refuse',
+            msg='the deploy lock %s is held by %s since %s, on a lease for %d more s: its run works where it '
+            'cannot beat for the lock (a restore on a Swarm data node). Wait for it to finish, or if that run '
+            'died take over with %s' % (path, who, since, leased, FORCE_HINT),
+        )
+        return decision
     elif takeover is not None and lock.get('holder') == takeover and quiet >= SILENT_AFTER:
         reason = 'took over the deploy lock %s from %s, held since %s: takeover named that holder' % (path, who, since)
     elif takeover is not None and lock.get('holder') == takeover:
@@ -256,6 +280,11 @@ class DeployLock:
         if not self.holder or not self.holder.strip():
             raise ValueError('holder is empty: set it to what identifies this run, e.g. "alice@controller:run-<uuid>"')
         check_stale_after(self.params['stale_after'], 'stale_after')
+        if self.params['lease'] < 0:
+            raise ValueError(
+                'lease %d is below 0: give the seconds the holder works where it cannot beat, or 0 for no lease'
+                % self.params['lease']
+            )
 
     def new_content(self):
         controller = self.params.get('controller') or {}
@@ -297,12 +326,17 @@ class DeployLock:
                 stale_after=self.params['stale_after'],
                 force=self.params['force'],
                 takeover=self.params.get('takeover'),
+                leased=lease_left(lock, now) if lock else 0,
             )
             action = decision['action']
             if action == 'refuse':
                 result.update(msg=decision['msg'], held_by=lock, age=age, silence=quiet)
                 return True, result
             after = self.new_content() if action in ('create', 'replace') else lock if action == 'none' else None
+            if state == 'acquired':
+                after = with_lease(after, self.params['lease'], now)
+                if action == 'none' and after != lock:
+                    action = 'replace'  # the holder's lease begins or ends: its own lock, rewritten
             if not self.module.check_mode:
                 if action == 'create':
                     create_lock(self.path, after)
@@ -314,6 +348,8 @@ class DeployLock:
             self.module.warn(decision['warning'])
         result.update(changed=action != 'none', took_over=decision['took_over'])
         result['acquired_at'] = (after if state == 'acquired' else lock or {}).get('acquired_at')
+        if state == 'acquired':
+            result['lease_until'] = after.get('lease_until')
         if decision['previous_holder'] is not None or decision['took_over']:
             result['previous_holder'] = decision['previous_holder']
         if self.module._diff:

@@ -3,6 +3,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -205,6 +206,7 @@ class Module:
             stale_after=1800,
             force=False,
             takeover=None,
+            lease=0,
             controller={'host': 'ctl', 'pid': 4242},
         )
         self.params.update(params)
@@ -242,9 +244,66 @@ def test_manager_cycle(tmp_path):
 
 
 @pytest.mark.parametrize(
+    'options, action',
+    [
+        ({}, 'refuse'),  # heartbeats or not: quiet is far above stale_after
+        ({'takeover': 'bob@ctl:run-1'}, 'refuse'),  # its controller is gone, its work on another host may not be
+        ({'force': True}, 'replace'),
+        ({'state': 'released'}, 'refuse'),
+        ({'state': 'released', 'force': True}, 'remove'),
+    ],
+)
+def test_a_leased_lock_is_taken_only_by_force(options, action):
+    decision = decide(held(), 99999, leased=600, **options)
+    assert decision['action'] == action
+
+
+def test_the_lease_refusal_says_why_there_is_no_heartbeat_and_for_how_long():
+    msg = decide(held(), 4000, leased=600, stale_after=30)['msg']
+    assert 'on a lease for 600 more s' in msg and 'last heartbeat 4000 s ago' in msg
+    assert 'cannot beat for the lock' in msg and 'force=true' in msg
+
+
+def test_lease_left(tmp_path):
+    assert dl.lease_left({'holder': 'a'}, 1000.0) == 0
+    assert dl.lease_left({'holder': 'a', 'lease_until': 'not a time'}, 1000.0) == 0
+    until = dl.utc_time(2000)
+    assert dl.lease_left({'holder': 'a', 'lease_until': until}, 1000.0) == 1000
+    assert dl.lease_left({'holder': 'a', 'lease_until': until}, 3000.0) == 0
+
+
+def test_a_lease_is_set_kept_from_takeover_and_ended_by_its_holder(tmp_path):
+    path = tmp_path / 'deploy.lock'
+    assert dl.run_deploy_lock(Module(path=str(path)))[1]['changed'] is True
+
+    planned = dl.run_deploy_lock(Module(check_mode=True, path=str(path), lease=600))[1]
+    assert planned['changed'] is True and 'lease_until' not in json.loads(path.read_text())
+
+    failed, leased = dl.run_deploy_lock(Module(path=str(path), lease=600))
+    content = json.loads(path.read_text())
+    assert not failed and leased['changed'] and leased['lease_until'] == content['lease_until']
+    assert 590 <= dl.lease_left(content, time.time()) <= 600
+    assert content['acquired_at'] == json.loads(path.read_text())['acquired_at']
+
+    # An hour without a heartbeat, and a rival that takes a lock silent for 30 s: refused while the lease runs.
+    an_hour_ago = time.time() - 3600
+    os.utime(path, (an_hour_ago, an_hour_ago))
+    failed, refused = dl.run_deploy_lock(Module(path=str(path), holder='bob', stale_after=30))
+    assert failed and 'on a lease for' in refused['msg'] and json.loads(path.read_text()) == content
+
+    failed, ended = dl.run_deploy_lock(Module(path=str(path)))
+    assert not failed and ended['changed'] and 'lease_until' not in json.loads(path.read_text())
+    assert dl.run_deploy_lock(Module(path=str(path)))[1]['changed'] is False
+    os.utime(path, (an_hour_ago, an_hour_ago))
+    failed, taken = dl.run_deploy_lock(Module(path=str(path), holder='bob', stale_after=30))
+    assert not failed and taken['took_over'] and taken['holder'] == 'bob'
+
+
+@pytest.mark.parametrize(
     'params, message',
     [
         ({'holder': ' '}, 'holder is empty'),
+        ({'lease': -1}, 'lease -1 is below 0: give the seconds'),
         ({'stale_after': -1}, 'stale_after -1 is below 30 s'),
         ({'stale_after': 29}, 'stale_after 29 is below 30 s: set it to the seconds without a heartbeat'),
         ({'path': None, 'project': '../etc', 'state_dir': '/tmp'}, "project '../etc' is not a valid project name"),
