@@ -58,3 +58,14 @@ def test_local_images_playbook_is_idempotent_and_check_mode_predicts_no_change()
     checked = run_playbook('playbooks/local_images.yml', check=True)
     assert checked.rc == 0
     assert checked.stats['changed'] == 0
+
+
+def test_site_yml_refuses_a_swarm_cluster_before_anything_changes():
+    run = run_playbook('playbooks/site.yml', {'app_backend': 'swarm'})
+    assert run.rc != 0 and run.stats['changed'] == 0, run.stdout[-3000:]
+    [message] = run.failures()
+    assert 'site.yml runs the compose backend only so far, and app_backend is "swarm"' in message, message
+    assert 'Nothing was changed' in message
+    assert [task['task']['name'] for play in run.data['plays'] for task in play['tasks']] == [
+        'Refuse a Swarm cluster before anything changes'
+    ]
