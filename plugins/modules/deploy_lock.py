@@ -82,7 +82,7 @@ options:
         not, except with O(force=true) - for work the holder does where it cannot beat for the lock (on
         Swarm, C(restore.yml) restores on the data node while the lock is the manager's). Stored in the
         lock as C(lease_until); the holder ends it by acquiring again with V(0).
-      - Give the longest the work may take, and stop waiting for it then (the task's C(timeout)): a run
+      - Give the longest the work may take, and stop waiting for it then (the task's C(timeout)). A run
         that dies during its lease keeps the lock until the lease ends, unless taken with O(force=true).
     type: int
     default: 0
