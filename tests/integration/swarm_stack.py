@@ -314,7 +314,7 @@ def run_edge(cluster, check=False):
         'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': PROJECT + '_app'}],
     }
     cluster.bed.write_inventory(inventory, {'edge': ['n1']}, {'n1': settings})
-    playbook = 'tests/integration/playbooks/edge_role.yml'
+    playbook = 'playbooks/edge.yml'
     cmd = playbook_command(playbook, {'edge_hosts': 'edge'}, check, inventory=inventory)
     return Run(subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False))
 
