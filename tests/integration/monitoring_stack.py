@@ -30,6 +30,22 @@ OFFLINE_IMAGES = {
     'monitoring_blackbox_exporter_image': 'auraspeak-offline/blackbox-exporter:0.23',
 }
 
+# The test profile: the offline images only (no Grafana, Loki, Alloy or cAdvisor here), and seconds
+# where production waits minutes.
+TEST_PROFILE = {
+    'monitoring_pull': 'never',
+    'monitoring_grafana_enabled': False,
+    'monitoring_loki_enabled': False,
+    'monitoring_alloy_enabled': False,
+    'monitoring_cadvisor_enabled': False,
+    'monitoring_scrape_interval': '2s',
+    'monitoring_scrape_timeout': '2s',
+    'monitoring_evaluation_interval': '2s',
+    'monitoring_discovery_refresh_interval': '2s',
+    'monitoring_alertmanager_group_wait': '1s',
+    'monitoring_alertmanager_group_interval': '2s',
+}
+
 
 class MonitoredStack(Stack):
     def __init__(self, name, workdir, image):
@@ -66,20 +82,9 @@ class MonitoredStack(Stack):
         return {
             'app_image_name': self.image,
             'monitoring_enabled': True,
-            'monitoring_pull': 'never',
             **OFFLINE_IMAGES,
-            'monitoring_grafana_enabled': False,
-            'monitoring_loki_enabled': False,
-            'monitoring_alloy_enabled': False,
-            'monitoring_cadvisor_enabled': False,
-            # The test profile: seconds where production waits minutes.
-            'monitoring_scrape_interval': '2s',
-            'monitoring_scrape_timeout': '2s',
-            'monitoring_evaluation_interval': '2s',
-            'monitoring_discovery_refresh_interval': '2s',
+            **TEST_PROFILE,
             'monitoring_alert_instance_down_for': '6s',
-            'monitoring_alertmanager_group_wait': '1s',
-            'monitoring_alertmanager_group_interval': '2s',
         }
 
     # -- set up and tear down ----------------------------------------------------

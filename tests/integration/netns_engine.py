@@ -92,10 +92,12 @@ def remove_cgroups(name):
 
 
 def wait_until(predicate, timeout, what):
+    """predicate's first true value, asked every 0.2 s; after timeout seconds without one, a failure naming what."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return
+        value = predicate()
+        if value:
+            return value
         time.sleep(0.2)
     raise AssertionError('timed out waiting for ' + what)
 

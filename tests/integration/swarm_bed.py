@@ -60,6 +60,7 @@ class Node:
         self.name = name
         self.netns = PREFIX + name
         self.address = '192.0.2.%d' % number
+        self.metrics_addr = self.address + ':9323'
         self.engine = NodeEngine(root, self.netns, PREFIX + name)
 
     def docker(self, *args, check=True, **kwargs):
@@ -110,8 +111,9 @@ class SwarmBed:
             ):
                 sh('ip', 'netns', 'exec', node.netns, *command)
             os.makedirs(node.engine.root, mode=0o700)
+            # Engine metrics on the node's address, as a manager's engine gives them to Prometheus (monitoring role).
             with open(node.engine.config, 'w', encoding='utf-8') as handle:
-                json.dump({}, handle)
+                json.dump({'metrics-addr': node.metrics_addr}, handle)
             node.engine.start()
 
     def in_lan(self, *argv, **kwargs):

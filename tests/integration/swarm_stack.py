@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+from monitoring_stack import OFFLINE_IMAGES, TEST_PROFILE
 from netns_engine import sh
 from playbook_runs import ENV, ROOT, Run, playbook_command, run_module, run_playbook
 from swarm_bed import LAN_NS
@@ -348,3 +349,67 @@ def stop_load(load):
     out, err = load.communicate(timeout=120)
     assert out, err
     return json.loads(out)
+
+
+# The monitoring stack on the manager n1 (monitoring role, app_backend swarm): its images, its
+# published ports in n1's namespace; with the monitoring tests' profile (short intervals).
+# The edge runs on n1 but is not monitored on Swarm: no nginx exporter.
+MONITORING_IMAGES = {
+    **{name: image for name, image in OFFLINE_IMAGES.items() if name != 'monitoring_nginx_exporter_image'},
+    'monitoring_docker_api_proxy_image': NGINX,
+}
+PROMETHEUS_PORT, ALERTMANAGER_PORT = 19090, 19093
+
+
+def write_monitoring_inventory(project):
+    """monitoring.yml's inventory: the swarm role's groups (so it runs on the first manager), n1 with its settings.
+
+    n1 names its engine's metrics address as an inventory would (docker_host_daemon_extra), and the role finds it
+    there; the engine socket is n1's, not the machine's.
+    """
+    cluster = project.cluster
+    n1 = cluster.node('n1')
+    root = cluster.bed.root
+    settings = {
+        'app_backend': 'swarm',
+        'app_project': PROJECT,
+        'app_postgres_password': SECRETS[1],
+        'app_redis_password': SECRETS[2],
+        'common_config_root': os.path.join(root, 'etc'),
+        'common_state_dir': project.state_dir,
+        'docker_host_daemon_extra': {'metrics-addr': n1.metrics_addr},
+        'monitoring_docker_socket': n1.engine.host.replace('unix://', ''),
+        'monitoring_textfile_dir': os.path.join(root, 'metrics'),
+        'monitoring_prometheus_port': PROMETHEUS_PORT,
+        'monitoring_alertmanager_port': ALERTMANAGER_PORT,
+        'monitoring_probe_urls': [],
+        **TEST_PROFILE,
+        'monitoring_alert_swarm_node_down_for': '4s',
+        **MONITORING_IMAGES,
+    }
+    os.makedirs(settings['monitoring_textfile_dir'], exist_ok=True)
+    inventory = os.path.join(root, 'monitoring-hosts.yml')
+    cluster.bed.write_inventory(inventory, GROUPS, {'n1': settings})
+    return inventory
+
+
+def monitoring_api(cluster, port, path):
+    """The JSON answer of Prometheus or Alertmanager, published on 127.0.0.1 in n1's namespace."""
+    reply = sh('ip', 'netns', 'exec', cluster.node('n1').netns, 'curl', '-sf', '-m', '5',
+               'http://127.0.0.1:%d%s' % (port, path), check=False)  # fmt: skip
+    return json.loads(reply.stdout) if reply.returncode == 0 else None
+
+
+def active_targets(cluster):
+    """{job: [target, ...]} of Prometheus on n1, each with its labels and health."""
+    answer = monitoring_api(cluster, PROMETHEUS_PORT, '/api/v1/targets?state=active') or {'data': {'activeTargets': []}}
+    jobs = {}
+    for target in answer['data']['activeTargets']:
+        jobs.setdefault(target['labels']['job'], []).append(target)
+    return jobs
+
+
+def firing_alerts(cluster, name):
+    """The alerts called name that Alertmanager on n1 has received and holds active."""
+    answer = monitoring_api(cluster, ALERTMANAGER_PORT, '/api/v2/alerts?active=true') or []
+    return [alert for alert in answer if alert['labels'].get('alertname') == name]

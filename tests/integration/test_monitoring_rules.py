@@ -32,7 +32,7 @@ ROLE = ROOT / 'roles' / 'monitoring'
 TEMPLATES = ROLE / 'templates' / 'rules'
 PROMTOOL_TESTS = ROOT / 'tests' / 'promtool'
 IMAGE = 'auraspeak-offline/prometheus:2.42'
-GROUPS = ('app', 'host', 'containers', 'services', 'backups', 'tls', 'edge')
+GROUPS = ('app', 'host', 'containers', 'services', 'backups', 'tls', 'edge', 'swarm')
 DOCKER_TIMEOUT = 300  # seconds for one promtool run
 
 # The defaults that are Jinja expressions, as the role resolves them without inventory.

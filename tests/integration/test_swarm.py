@@ -31,6 +31,7 @@ from swarm_stack import (
     DEBIAN,
     GROUPS,
     JWT,
+    MONITORING_IMAGES,
     NETWORK,
     NGINX,
     PGBACKREST_PASS,
@@ -41,10 +42,12 @@ from swarm_stack import (
     SECRETS,
     Cluster,
     Project,
+    active_targets,
     archive_settings,
     backup_settings,
     edge_status,
     finish_on_cluster,
+    firing_alerts,
     load_app_images,
     release_image,
     remove_app_images,
@@ -56,6 +59,7 @@ from swarm_stack import (
     stop_load,
     under_load,
     write_deploy_inventory,
+    write_monitoring_inventory,
 )
 
 
@@ -563,8 +567,44 @@ def wait_for_process(pattern, timeout, run):
     return found[0]
 
 
-def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_node(project):
-    """Last: n3 stays down. Swarm runs its replica on n2, the edge's DNS leaves n3's task out; no request fails."""
+@pytest.fixture(scope='module')
+def monitoring(project):
+    """monitoring.yml's first run on the cluster (the manager n1), with the monitoring images on n1."""
+    project.cluster.bed.load_images(*MONITORING_IMAGES.values(), nodes=['n1'])
+    inventory = write_monitoring_inventory(project)
+    return inventory, run_on_cluster('playbooks/monitoring.yml', inventory)
+
+
+def test_monitoring_yml_on_the_manager_scrapes_the_app_tasks_on_every_node_and_the_nodes_states(project, monitoring):
+    """Prometheus on n1 finds the app's tasks on n2 and n3 through the manager, and reads the nodes from the engine."""
+    cluster = project.cluster
+    inventory, run = monitoring
+    assert run.rc == 0, run.stdout[-3000:]
+    assert [host for host in ('n1', 'n2', 'n3') if run.host_stats(host)] == ['n1'], run.stdout[-2000:]
+
+    def scraped():
+        jobs = active_targets(cluster)
+        wanted = ('app', 'app-ready', 'postgres', 'redis', 'engine')
+        return all(jobs.get(job) and all(t['health'] == 'up' for t in jobs[job]) for job in wanted) and jobs
+
+    jobs = wait_until(scraped, 90, 'every target of the app, the datastores and the engine to be up')
+    # One target per running task, named as Swarm names it, on the node it runs on, with its release.
+    labels = sorted((t['labels'] for t in jobs['app']), key=lambda found: found['node'])
+    assert [found['node'] for found in labels] == ['itest-sw-n2', 'itest-sw-n3'], labels
+    assert {found['instance'].rsplit('.', 1)[0] for found in labels} == {PROJECT + '_app'}, labels
+    assert {found['service'] for found in labels} == {'app'}, labels
+    live = json.loads(project.get('/version')[1])['version']
+    assert {t['labels']['version'] for t in jobs['app']} == {live}, jobs['app']
+    assert [t['labels']['job'] for t in jobs['engine']] == ['engine']
+    again = run_on_cluster('playbooks/monitoring.yml', inventory)
+    assert again.rc == 0 and set(changed(again).values()) == {0}, again.stdout[-3000:]
+
+
+def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_node(project, monitoring):
+    """Last: n3 stays down. Swarm runs its replica on n2, the edge's DNS leaves n3's task out; no request fails.
+
+    And SwarmNodeDown reaches Alertmanager on n1.
+    """
     cluster = project.cluster
     # The spread the deploys keep: with both tasks on n3, nothing would answer until Swarm restarted them on n2.
     assert project.tasks('app') == {'n2': 1, 'n3': 1}
@@ -577,6 +617,10 @@ def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_
         wait_until(lambda: project.tasks('app') == {'n2': 2}, 180, "n3's replica to run on n2")
         wait_until(lambda: cluster.edge_dns_without('n3'), 60, "the edge's DNS to leave n3's task out")
         assert cluster.manager_view()['n3'][1] == 'down'
+        assert monitoring[1].rc == 0, 'the monitoring stack did not start'
+        [alert] = wait_until(lambda: firing_alerts(cluster, 'SwarmNodeDown'), 90, 'SwarmNodeDown in Alertmanager')
+        assert (alert['labels']['project'], alert['labels']['severity']) == (PROJECT, 'critical'), alert
+        assert alert['annotations']['summary'] == '%s: 1 Swarm node(s) down' % PROJECT, alert
         time.sleep(5)
     finally:
         report = stop_load(load)

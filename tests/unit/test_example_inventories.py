@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.dirname(sys.executable)
 ENV = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
 SWARM_INVENTORIES = ['production', 'staging']
-PLAYBOOKS = ['deploy', 'rollback', 'edge', 'backup', 'verify_backup', 'restore', 'swarm']
+PLAYBOOKS = ['deploy', 'rollback', 'edge', 'backup', 'verify_backup', 'restore', 'swarm', 'monitoring']
 
 
 def ansible(tool, *args):
@@ -69,7 +69,8 @@ def test_a_swarm_inventory_runs_each_playbook_where_its_part_of_the_cluster_is(n
     every_node = group_hosts(listing, 'swarm_managers') + group_hosts(listing, 'swarm_workers')
     plays = hosts_by_play(name, *PLAYBOOKS)
 
-    expected = {'deploy': [first_manager], 'rollback': [first_manager], 'edge': edge, 'backup': data,
+    manager = [first_manager]
+    expected = {'deploy': manager, 'rollback': manager, 'monitoring': manager, 'edge': edge, 'backup': data,
                 'verify_backup': data, 'swarm': sorted(every_node)}  # fmt: skip
     for (playbook, play), hosts in plays.items():
         if playbook == 'restore':
@@ -80,8 +81,8 @@ def test_a_swarm_inventory_runs_each_playbook_where_its_part_of_the_cluster_is(n
 
 
 def test_extra_vars_still_choose_the_hosts_on_a_swarm_inventory():
-    plays = hosts_by_play('production', 'deploy', 'backup', extra_vars=['deploy_hosts=mgr2.example.com',
-                                                                         'backup_hosts=app1.example.com'])  # fmt: skip
+    chosen = ['deploy_hosts=mgr2.example.com', 'backup_hosts=app1.example.com']
+    plays = hosts_by_play('production', 'deploy', 'backup', extra_vars=chosen)
     assert {tuple(hosts) for hosts in plays.values()} == {('mgr2.example.com',), ('app1.example.com',)}
 
 
@@ -121,14 +122,28 @@ def test_every_secret_of_an_example_inventory_comes_from_its_vault(name):
     assert name == 'local' or os.path.isfile(vault), vault
 
 
-def verify_address(inventory_path, host, *extra_vars):
-    """The address the release role asks the edge at, from host, as its vars/main.yml computes it."""
-    playbook = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'verify_address.yml')
+def role_var(inventory_path, host, vars_file, name, *extra_vars):
+    """A role variable as host gets it from the inventory (vars_file: the role's defaults or vars, under roles/)."""
+    playbook = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'role_var.yml')
     args = ['-i', inventory_path, '--limit', host, playbook]
+    args += ['-e', 'vars_file=' + os.path.join(ROOT, 'roles', vars_file), '-e', 'var_name=' + name]
     for extra in extra_vars:
         args += ['-e', extra]
     out = ansible('ansible-playbook', *args)
-    return re.search(r'verify address: ([^\s\'"]+)', out).group(1)
+    return json.loads(re.search(r'value: (.*)$', out, re.M).group(1).strip().strip("'"))
+
+
+def verify_address(inventory_path, host, *extra_vars):
+    """The address the release role asks the edge at, from host, as its vars/main.yml computes it."""
+    return role_var(inventory_path, host, 'release/vars/main.yml', '__release_verify_address', *extra_vars)
+
+
+def test_the_monitoring_stack_finds_the_managers_engine_metrics_in_the_inventory():
+    targets = role_var('inventories/production', 'mgr1.example.com', 'monitoring/defaults/main.yml',
+                       'monitoring_swarm_engine_targets')  # fmt: skip
+    assert targets == ['10.0.0.11:9323', '10.0.0.12:9323', '10.0.0.13:9323']
+    assert role_var('inventories/single-host', 'app1.example.com', 'monitoring/defaults/main.yml',
+                    'monitoring_swarm_engine_targets') == []  # fmt: skip
 
 
 def test_deploy_asks_the_edge_node_when_the_manager_runs_no_edge(tmp_path):
