@@ -227,7 +227,21 @@ def write_deploy_inventory(project, data_vars=None, **host_vars):
     """
     cluster = project.cluster
     inventory = os.path.join(cluster.bed.root, 'deploy-hosts.yml')
-    settings = {
+    settings = deploy_settings(project, **host_vars)
+    nodes = {name: {'swarm_node_roles': roles} for name, roles in ROLES.items()}
+    nodes['n1'].update(settings)
+    groups = {'app': ['n1']}
+    if data_vars is not None:
+        nodes['n2'].update(settings, **data_vars)
+        groups['data'] = ['n2']
+    cluster.bed.write_inventory(inventory, groups, nodes)
+    return inventory
+
+
+def deploy_settings(project, **host_vars):
+    """The app role's settings of the tests (deploy.yml on n1), and host_vars."""
+    cluster = project.cluster
+    return {
         'app_backend': 'swarm',
         'app_swarm_resolve_image': 'never',
         'app_swarm_update_monitor': '5s',
@@ -244,14 +258,6 @@ def write_deploy_inventory(project, data_vars=None, **host_vars):
         'app_redis_image': 'auraspeak-offline/redis:7.0',
         **host_vars,
     }
-    nodes = {name: {'swarm_node_roles': roles} for name, roles in ROLES.items()}
-    nodes['n1'].update(settings)
-    groups = {'app': ['n1']}
-    if data_vars is not None:
-        nodes['n2'].update(settings, **data_vars)
-        groups['data'] = ['n2']
-    cluster.bed.write_inventory(inventory, groups, nodes)
-    return inventory
 
 
 def backup_settings(cluster):
@@ -303,9 +309,9 @@ def release_image(cluster, version):
     cluster.bed.load_images(APP_IMAGE + ':' + version, nodes=['n2', 'n3'])
 
 
-def run_edge(cluster, check=False):
-    inventory = os.path.join(cluster.bed.root, 'edge-hosts.yml')
-    settings = {
+def edge_settings(cluster):
+    """The edge role on n1: plain HTTP to the app's Swarm service on the cluster's network."""
+    return {
         'edge_backend': 'swarm',
         'edge_cluster_network': NETWORK,
         'edge_image': NGINX,
@@ -314,7 +320,11 @@ def run_edge(cluster, check=False):
         'common_config_root': os.path.join(cluster.bed.root, 'etc'),
         'edge_sites': [{'name': 'app', 'server_names': ['_'], 'upstream': PROJECT + '_app'}],
     }
-    cluster.bed.write_inventory(inventory, {'edge': ['n1']}, {'n1': settings})
+
+
+def run_edge(cluster, check=False):
+    inventory = os.path.join(cluster.bed.root, 'edge-hosts.yml')
+    cluster.bed.write_inventory(inventory, {'edge': ['n1']}, {'n1': edge_settings(cluster)})
     playbook = 'playbooks/edge.yml'
     cmd = playbook_command(playbook, {'edge_hosts': 'edge'}, check, inventory=inventory)
     return Run(subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False))
@@ -361,16 +371,12 @@ MONITORING_IMAGES = {
 PROMETHEUS_PORT, ALERTMANAGER_PORT = 19090, 19093
 
 
-def write_monitoring_inventory(project):
-    """monitoring.yml's inventory: the swarm role's groups (so it runs on the first manager), n1 with its settings.
-
-    n1 names its engine's metrics address as an inventory would (docker_host_daemon_extra), and the role finds it
-    there; the engine socket is n1's, not the machine's.
-    """
+def monitoring_settings(project):
+    """The monitoring role's settings on n1, with the monitoring tests' short intervals."""
     cluster = project.cluster
     n1 = cluster.node('n1')
     root = cluster.bed.root
-    settings = {
+    return {
         'app_backend': 'swarm',
         'app_project': PROJECT,
         'app_postgres_password': SECRETS[1],
@@ -387,10 +393,37 @@ def write_monitoring_inventory(project):
         'monitoring_alert_swarm_node_down_for': '4s',
         **MONITORING_IMAGES,
     }
-    os.makedirs(settings['monitoring_textfile_dir'], exist_ok=True)
-    inventory = os.path.join(root, 'monitoring-hosts.yml')
-    cluster.bed.write_inventory(inventory, GROUPS, {'n1': settings})
-    return inventory
+
+
+def write_site_inventory(project):
+    """site.yml's inventory: the production example's groups on the bed, each part's settings as the tests above had.
+
+    Every node gets all the settings (group_vars/all in a real inventory) and its own engine's files; n1 is the
+    manager and the edge node, n2 the data node.
+    """
+    cluster = project.cluster
+    shared = dict(PLAIN, **backup_settings(cluster), **archive_settings(cluster), **edge_settings(cluster))
+    shared.update(deploy_settings(project, app_edge_enabled=True, app_cluster_network=NETWORK))
+    shared.update(monitoring_settings(project))
+    host_vars = {
+        name: dict(shared, **docker_host_settings(node), swarm_node_roles=ROLES[name])
+        for name, node in cluster.bed.nodes.items()
+    }
+    os.makedirs(shared['monitoring_textfile_dir'], exist_ok=True)
+    groups = dict(GROUPS, edge_nodes=['n1'], data_nodes=['n2'], app_nodes=['n2', 'n3'])
+    return cluster.bed.write_inventory(os.path.join(cluster.bed.root, 'site-hosts.yml'), groups, host_vars)
+
+
+def docker_host_settings(node):
+    """The docker_host role on a bed node: its engine's own daemon.json, pid file and metrics address, no restart."""
+    return {
+        'docker_host_daemon_extra': {'metrics-addr': node.metrics_addr},
+        'docker_host_manage_daemon': 'true',
+        'docker_host_daemon_json_path': node.engine.config,
+        'docker_host_pidfile': node.engine.pidfile,
+        'docker_host_restart_engine': False,
+        'docker_host_boot_unit': 'false',
+    }
 
 
 def monitoring_api(cluster, port, path):

@@ -60,12 +60,12 @@ def test_local_images_playbook_is_idempotent_and_check_mode_predicts_no_change()
     assert checked.stats['changed'] == 0
 
 
-def test_site_yml_refuses_a_swarm_cluster_before_anything_changes():
+def test_site_yml_refuses_app_backend_swarm_without_a_cluster_in_the_inventory_before_anything_changes():
     run = run_playbook('playbooks/site.yml', {'app_backend': 'swarm'})
     assert run.rc != 0 and run.stats['changed'] == 0, run.stdout[-3000:]
     [message] = run.failures()
-    assert 'site.yml runs the compose backend only so far, and app_backend is "swarm"' in message, message
+    assert 'localhost has app_backend "swarm", and the inventory has no group swarm_managers' in message, message
     assert 'Nothing was changed' in message
     assert [task['task']['name'] for play in run.data['plays'] for task in play['tasks']] == [
-        'Refuse a Swarm cluster before anything changes'
+        'Refuse an inventory whose backend and groups disagree, before anything changes'
     ]

@@ -45,6 +45,7 @@ from swarm_stack import (
     active_targets,
     archive_settings,
     backup_settings,
+    docker_host_settings,
     edge_status,
     finish_on_cluster,
     firing_alerts,
@@ -59,7 +60,7 @@ from swarm_stack import (
     stop_load,
     under_load,
     write_deploy_inventory,
-    write_monitoring_inventory,
+    write_site_inventory,
 )
 
 
@@ -216,16 +217,7 @@ def test_docker_host_keeps_live_restore_off_on_swarm_nodes_so_a_restarted_engine
     n2 = cluster.node('n2')
     playbook = 'tests/integration/playbooks/docker_host_role.yml'
     inventory = os.path.join(cluster.bed.root, 'docker-host.yml')
-    settings = {
-        name: {
-            'docker_host_manage_daemon': 'true',
-            'docker_host_daemon_json_path': node.engine.config,
-            'docker_host_pidfile': node.engine.pidfile,
-            'docker_host_restart_engine': False,
-            'docker_host_boot_unit': 'false',
-        }
-        for name, node in cluster.bed.nodes.items()
-    }
+    settings = {name: docker_host_settings(node) for name, node in cluster.bed.nodes.items()}
     cluster.bed.write_inventory(inventory, GROUPS, settings)
     with open(n2.engine.config, encoding='utf-8') as handle:
         before = handle.read()
@@ -568,19 +560,36 @@ def wait_for_process(pattern, timeout, run):
 
 
 @pytest.fixture(scope='module')
-def monitoring(project):
-    """monitoring.yml's first run on the cluster (the manager n1), with the monitoring images on n1."""
+def site(project):
+    """site.yml's first run on the cluster the tests above built, with the monitoring images on n1."""
     project.cluster.bed.load_images(*MONITORING_IMAGES.values(), nodes=['n1'])
-    inventory = write_monitoring_inventory(project)
-    return inventory, run_on_cluster('playbooks/monitoring.yml', inventory)
+    inventory = write_site_inventory(project)
+    return inventory, run_on_cluster('playbooks/site.yml', inventory, app_version='2.0.0')
 
 
-def test_monitoring_yml_on_the_manager_scrapes_the_app_tasks_on_every_node_and_the_nodes_states(project, monitoring):
+def test_site_yml_runs_every_part_on_its_nodes_brings_up_monitoring_and_a_second_run_changes_nothing(project, site):
+    """Each part ran on its own above (the cluster from bare engines, the edge, deploys, backups): site.yml runs them
+    all, from the production inventory's groups, and adds the monitoring stack on the manager."""
+    inventory, run = site
+    assert run.rc == 0, run.stdout[-3000:]
+    ran = {play['play']['name']: sorted(host for task in play['tasks'] for host in task['hosts'])
+           for play in run.data['plays']}  # fmt: skip
+    assert set(ran['Configure the Docker engine']) == set(ran['Make the Swarm cluster']) == {'n1', 'n2', 'n3'}, ran
+    assert set(ran['Schedule backups and restore drills']) == {'n2'}, ran
+    assert set(ran['Run the monitoring stack']) == {'n1'}, ran
+    assert run.host_stats('n1')['changed'], 'site.yml started no monitoring stack'
+    assert project.tasks('app') == {'n2': 1, 'n3': 1} and project.tasks('postgres') == {'n2': 1}
+    assert edge_status(project.cluster, '/readyz') == '200'
+    assert leaked_secrets(run.stdout) == []
+
+    again = run_on_cluster('playbooks/site.yml', inventory, app_version='2.0.0')
+    assert again.rc == 0 and set(changed(again).values()) == {0}, again.stdout[-3000:]
+
+
+def test_monitoring_on_the_manager_scrapes_the_app_tasks_on_every_node_and_the_nodes_states(project, site):
     """Prometheus on n1 finds the app's tasks on n2 and n3 through the manager, and reads the nodes from the engine."""
     cluster = project.cluster
-    inventory, run = monitoring
-    assert run.rc == 0, run.stdout[-3000:]
-    assert [host for host in ('n1', 'n2', 'n3') if run.host_stats(host)] == ['n1'], run.stdout[-2000:]
+    assert site[1].rc == 0, 'site.yml failed'
 
     def scraped():
         jobs = active_targets(cluster)
@@ -596,11 +605,9 @@ def test_monitoring_yml_on_the_manager_scrapes_the_app_tasks_on_every_node_and_t
     live = json.loads(project.get('/version')[1])['version']
     assert {t['labels']['version'] for t in jobs['app']} == {live}, jobs['app']
     assert [t['labels']['job'] for t in jobs['engine']] == ['engine']
-    again = run_on_cluster('playbooks/monitoring.yml', inventory)
-    assert again.rc == 0 and set(changed(again).values()) == {0}, again.stdout[-3000:]
 
 
-def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_node(project, monitoring):
+def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_node(project, site):
     """Last: n3 stays down. Swarm runs its replica on n2, the edge's DNS leaves n3's task out; no request fails.
 
     And SwarmNodeDown reaches Alertmanager on n1.
@@ -617,7 +624,7 @@ def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_
         wait_until(lambda: project.tasks('app') == {'n2': 2}, 180, "n3's replica to run on n2")
         wait_until(lambda: cluster.edge_dns_without('n3'), 60, "the edge's DNS to leave n3's task out")
         assert cluster.manager_view()['n3'][1] == 'down'
-        assert monitoring[1].rc == 0, 'the monitoring stack did not start'
+        assert site[1].rc == 0, 'site.yml did not start the monitoring stack'
         [alert] = wait_until(lambda: firing_alerts(cluster, 'SwarmNodeDown'), 90, 'SwarmNodeDown in Alertmanager')
         assert (alert['labels']['project'], alert['labels']['severity']) == (PROJECT, 'critical'), alert
         assert alert['annotations']['summary'] == '%s: 1 Swarm node(s) down' % PROJECT, alert

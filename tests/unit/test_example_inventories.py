@@ -67,13 +67,23 @@ def test_a_swarm_inventory_runs_each_playbook_where_its_part_of_the_cluster_is(n
     first_manager = group_hosts(listing, 'swarm_managers')[0]
     edge, data = group_hosts(listing, 'edge_nodes'), group_hosts(listing, 'data_nodes')
     every_node = group_hosts(listing, 'swarm_managers') + group_hosts(listing, 'swarm_workers')
-    plays = hosts_by_play(name, *PLAYBOOKS)
+    plays = hosts_by_play(name, 'site', *PLAYBOOKS)
 
     manager = [first_manager]
     expected = {'deploy': manager, 'rollback': manager, 'monitoring': manager, 'edge': edge, 'backup': data,
                 'verify_backup': data, 'swarm': sorted(every_node)}  # fmt: skip
+    # site.yml's own plays: the checks and the engine on every node, no firewall yet (it refuses one).
+    expected_in_site = {'Check that site.yml can serve this inventory': every_node, 'Configure the Docker engine':
+                        every_node, 'Filter the public interface': [], 'Make the Swarm cluster': every_node,
+                        'Schedule backups and restore drills': data}  # fmt: skip
+    assert set(expected_in_site) <= {play for playbook, play in plays if playbook == 'site'}
     for (playbook, play), hosts in plays.items():
-        if playbook == 'restore':
+        if playbook == 'site' and play in expected_in_site:
+            assert sorted(hosts) == sorted(expected_in_site[play]), (play, hosts)
+        elif playbook == 'site':
+            # The plays site.yml imports: the edge's, deploy.yml's and monitoring.yml's.
+            assert hosts in (edge, manager), (play, hosts)
+        elif playbook == 'restore':
             # Its first play runs the backup command where the data is; its second restores from the manager.
             assert hosts == (data if play.startswith('Restore from backups') else [first_manager]), (play, hosts)
         else:
@@ -90,7 +100,36 @@ def test_extra_vars_still_choose_the_hosts_on_a_swarm_inventory():
 def test_a_single_host_inventory_runs_every_playbook_on_the_app_group(name):
     app = group_hosts(inventory(name), 'app')
     plays = hosts_by_play(name, 'site', *[playbook for playbook in PLAYBOOKS if playbook != 'swarm'])
+    # site.yml's swarm play matches no host without a cluster.
+    assert plays.pop(('site', 'Make the Swarm cluster')) == []
     assert plays and all(hosts == app for hosts in plays.values()), plays
+
+
+def refused_site_run(inventory_name, *extra_vars):
+    """site.yml's failures per host, where its first play (asserts, run on this machine) refuses the inventory."""
+    args = ['-i', os.path.join('inventories', inventory_name)]
+    for extra in extra_vars:
+        args += ['-e', extra]
+    env = dict(ENV, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json')
+    done = subprocess.run([os.path.join(BIN, 'ansible-playbook'), *args, 'playbooks/site.yml'], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode != 0, done.stdout[-3000:]
+    report = json.loads(done.stdout)
+    assert len(report['plays']) == 1, 'site.yml went past its checks'
+    return {host: result['msg'] for task in report['plays'][0]['tasks'] for host, result in task['hosts'].items()
+            if result.get('failed')}  # fmt: skip
+
+
+def test_site_yml_refuses_the_firewall_on_swarm_nodes_and_a_backend_the_groups_disagree_with():
+    listing = inventory('production')
+    nodes = group_hosts(listing, 'swarm_managers') + group_hosts(listing, 'swarm_workers')
+    firewall = refused_site_run('production', 'firewall_public_interface=eth0')
+    assert sorted(firewall) == sorted(nodes)
+    assert all('the firewall role does not filter a Swarm node' in message for message in firewall.values()), firewall
+    compose = refused_site_run('production', 'app_backend=compose')
+    assert sorted(compose) == sorted(nodes)
+    assert all('has app_backend "compose", and the inventory has group swarm_managers' in message
+               for message in compose.values()), compose  # fmt: skip
 
 
 @pytest.mark.parametrize('name', SWARM_INVENTORIES)
