@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 
 from monitoring_stack import OFFLINE_IMAGES, TEST_PROFILE
 from netns_engine import sh
@@ -385,7 +386,6 @@ def monitoring_settings(project):
         'common_state_dir': project.state_dir,
         'docker_host_daemon_extra': {'metrics-addr': n1.metrics_addr},
         'monitoring_docker_socket': n1.engine.host.replace('unix://', ''),
-        'monitoring_textfile_dir': os.path.join(root, 'metrics'),
         'monitoring_prometheus_port': PROMETHEUS_PORT,
         'monitoring_alertmanager_port': ALERTMANAGER_PORT,
         'monitoring_probe_urls': [],
@@ -409,7 +409,10 @@ def write_site_inventory(project):
         name: dict(shared, **docker_host_settings(node), swarm_node_roles=ROLES[name])
         for name, node in cluster.bed.nodes.items()
     }
-    os.makedirs(shared['monitoring_textfile_dir'], exist_ok=True)
+    # Each node's node_exporter reads a directory of its own (the nodes share this machine's files): the data node's
+    # is where its backup jobs write (the role's default), the others' are empty.
+    for name in ('n1', 'n3'):
+        host_vars[name]['monitoring_textfile_dir'] = os.path.join(cluster.bed.root, 'metrics-' + name)
     groups = dict(GROUPS, edge_nodes=['n1'], data_nodes=['n2'], app_nodes=['n2', 'n3'])
     return cluster.bed.write_inventory(os.path.join(cluster.bed.root, 'site-hosts.yml'), groups, host_vars)
 
@@ -431,6 +434,12 @@ def monitoring_api(cluster, port, path):
     reply = sh('ip', 'netns', 'exec', cluster.node('n1').netns, 'curl', '-sf', '-m', '5',
                'http://127.0.0.1:%d%s' % (port, path), check=False)  # fmt: skip
     return json.loads(reply.stdout) if reply.returncode == 0 else None
+
+
+def prometheus_query(cluster, query):
+    """The series of an instant query to Prometheus on n1 ([] while it has none)."""
+    answer = monitoring_api(cluster, PROMETHEUS_PORT, '/api/v1/query?' + urllib.parse.urlencode({'query': query}))
+    return answer['data']['result'] if answer else []
 
 
 def active_targets(cluster):

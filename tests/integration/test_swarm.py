@@ -50,6 +50,7 @@ from swarm_stack import (
     finish_on_cluster,
     firing_alerts,
     load_app_images,
+    prometheus_query,
     release_image,
     remove_app_images,
     run_deploy_yml,
@@ -563,6 +564,7 @@ def wait_for_process(pattern, timeout, run):
 def site(project):
     """site.yml's first run on the cluster the tests above built, with the monitoring images on n1."""
     project.cluster.bed.load_images(*MONITORING_IMAGES.values(), nodes=['n1'])
+    project.cluster.bed.load_images(MONITORING_IMAGES['monitoring_node_exporter_image'], nodes=['n2', 'n3'])
     inventory = write_site_inventory(project)
     return inventory, run_on_cluster('playbooks/site.yml', inventory, app_version='2.0.0')
 
@@ -572,11 +574,17 @@ def test_site_yml_runs_every_part_on_its_nodes_brings_up_monitoring_and_a_second
     all, from the production inventory's groups, and adds the monitoring stack on the manager."""
     inventory, run = site
     assert run.rc == 0, run.stdout[-3000:]
-    ran = {play['play']['name']: sorted(host for task in play['tasks'] for host in task['hosts'])
-           for play in run.data['plays']}  # fmt: skip
-    assert set(ran['Configure the Docker engine']) == set(ran['Make the Swarm cluster']) == {'n1', 'n2', 'n3'}, ran
-    assert set(ran['Schedule backups and restore drills']) == {'n2'}, ran
-    assert set(ran['Run the monitoring stack']) == {'n1'}, ran
+    ran, batches = {}, {}
+    for play in run.data['plays']:
+        name = play['play']['name']
+        ran.setdefault(name, set()).update(host for task in play['tasks'] for host in task['hosts'])
+        batches[name] = batches.get(name, 0) + 1
+    assert ran['Configure the Docker engine'] == ran['Make the Swarm cluster'] == {'n1', 'n2', 'n3'}, ran
+    # The engines one node at a time: no two restart together.
+    assert batches['Configure the Docker engine'] == 3, batches
+    assert ran['Run node_exporter on the Swarm nodes'] == {'n1', 'n2', 'n3'}, ran
+    assert ran['Schedule backups and restore drills'] == {'n2'}, ran
+    assert ran['Run the monitoring stack'] == {'n1'}, ran
     assert run.host_stats('n1')['changed'], 'site.yml started no monitoring stack'
     assert project.tasks('app') == {'n2': 1, 'n3': 1} and project.tasks('postgres') == {'n2': 1}
     assert edge_status(project.cluster, '/readyz') == '200'
@@ -586,14 +594,17 @@ def test_site_yml_runs_every_part_on_its_nodes_brings_up_monitoring_and_a_second
     assert again.rc == 0 and set(changed(again).values()) == {0}, again.stdout[-3000:]
 
 
-def test_monitoring_on_the_manager_scrapes_the_app_tasks_on_every_node_and_the_nodes_states(project, site):
-    """Prometheus on n1 finds the app's tasks on n2 and n3 through the manager, and reads the nodes from the engine."""
+def test_monitoring_on_the_manager_scrapes_the_app_tasks_and_node_exporter_on_every_node_and_the_nodes_states(
+    project, site
+):
+    """Prometheus on n1 finds the app's tasks on n2 and n3 through the manager, scrapes each node's node_exporter
+    (the data node's with the backup jobs' metrics), and reads the nodes from the engine."""
     cluster = project.cluster
     assert site[1].rc == 0, 'site.yml failed'
 
     def scraped():
         jobs = active_targets(cluster)
-        wanted = ('app', 'app-ready', 'postgres', 'redis', 'engine')
+        wanted = ('app', 'app-ready', 'postgres', 'redis', 'engine', 'node')
         return all(jobs.get(job) and all(t['health'] == 'up' for t in jobs[job]) for job in wanted) and jobs
 
     jobs = wait_until(scraped, 90, 'every target of the app, the datastores and the engine to be up')
@@ -605,6 +616,11 @@ def test_monitoring_on_the_manager_scrapes_the_app_tasks_on_every_node_and_the_n
     live = json.loads(project.get('/version')[1])['version']
     assert {t['labels']['version'] for t in jobs['app']} == {live}, jobs['app']
     assert [t['labels']['job'] for t in jobs['engine']] == ['engine']
+    # node_exporter on each node, by its name on the stack's network; the data node's backup metrics through its own.
+    assert sorted(t['labels']['instance'] for t in jobs['node']) == ['node-exporter-n%d:9100' % i for i in (1, 2, 3)]
+    backups = prometheus_query(cluster, 'auraspeak_backup_last_status{job="node"}')
+    assert {(s['metric']['instance'], s['metric']['project']) for s in backups} == {('node-exporter-n2:9100', PROJECT)}
+    assert {s['metric']['backup'] for s in backups} >= {'full', 'diff'}, backups
 
 
 def test_a_workers_engine_killed_under_load_its_replica_comes_back_on_the_other_node(project, site):

@@ -72,13 +72,19 @@ def test_a_swarm_inventory_runs_each_playbook_where_its_part_of_the_cluster_is(n
     manager = [first_manager]
     expected = {'deploy': manager, 'rollback': manager, 'monitoring': manager, 'edge': edge, 'backup': data,
                 'verify_backup': data, 'swarm': sorted(every_node)}  # fmt: skip
-    # site.yml's own plays: the checks and the engine on every node, no firewall yet (it refuses one).
-    expected_in_site = {'Check that site.yml can serve this inventory': every_node, 'Configure the Docker engine':
-                        every_node, 'Filter the public interface': [], 'Make the Swarm cluster': every_node,
-                        'Schedule backups and restore drills': data}  # fmt: skip
+    # Plays on every node: site.yml's checks and engines, no firewall yet (it refuses one), the cluster, and
+    # node_exporter (monitoring.yml's first play).
+    expected_in_site = {
+        'Check that site.yml can serve this inventory': every_node,
+        'Configure the Docker engine': every_node,
+        'Filter the public interface': [],
+        'Make the Swarm cluster': every_node,
+        'Schedule backups and restore drills': data,
+        'Run node_exporter on the Swarm nodes': every_node,
+    }
     assert set(expected_in_site) <= {play for playbook, play in plays if playbook == 'site'}
     for (playbook, play), hosts in plays.items():
-        if playbook == 'site' and play in expected_in_site:
+        if play in expected_in_site:
             assert sorted(hosts) == sorted(expected_in_site[play]), (play, hosts)
         elif playbook == 'site':
             # The plays site.yml imports: the edge's, deploy.yml's and monitoring.yml's.
@@ -100,8 +106,10 @@ def test_extra_vars_still_choose_the_hosts_on_a_swarm_inventory():
 def test_a_single_host_inventory_runs_every_playbook_on_the_app_group(name):
     app = group_hosts(inventory(name), 'app')
     plays = hosts_by_play(name, 'site', *[playbook for playbook in PLAYBOOKS if playbook != 'swarm'])
-    # site.yml's swarm play matches no host without a cluster.
-    assert plays.pop(('site', 'Make the Swarm cluster')) == []
+    # The Swarm plays match no host without a cluster: site.yml's cluster, node_exporter on the nodes.
+    for swarm_only in [('site', 'Make the Swarm cluster')] + [(name, 'Run node_exporter on the Swarm nodes')
+                                                                for name in ('site', 'monitoring')]:  # fmt: skip
+        assert plays.pop(swarm_only) == [], swarm_only
     assert plays and all(hosts == app for hosts in plays.values()), plays
 
 
