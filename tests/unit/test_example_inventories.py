@@ -107,8 +107,8 @@ def test_a_single_host_inventory_runs_every_playbook_on_the_app_group(name):
     app = group_hosts(inventory(name), 'app')
     plays = hosts_by_play(name, 'site', *[playbook for playbook in PLAYBOOKS if playbook != 'swarm'])
     # The Swarm plays match no host without a cluster: site.yml's cluster, node_exporter on the nodes.
-    for swarm_only in [('site', 'Make the Swarm cluster')] + [(name, 'Run node_exporter on the Swarm nodes')
-                                                                for name in ('site', 'monitoring')]:  # fmt: skip
+    agents = 'Run node_exporter on the Swarm nodes'
+    for swarm_only in [('site', 'Make the Swarm cluster'), ('site', agents), ('monitoring', agents)]:
         assert plays.pop(swarm_only) == [], swarm_only
     assert plays and all(hosts == app for hosts in plays.values()), plays
 
