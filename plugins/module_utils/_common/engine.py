@@ -186,6 +186,10 @@ class Engine:
 
     # --- swarm ----------------------------------------------------------------------------
 
+    def info(self):
+        """docker info: the engine's data root, its Swarm state and more."""
+        return self._call('info', self.api.info)
+
     def services(self, labels):
         """The Swarm services that carry every one of labels (key=value or key), as the engine inspects them."""
         return self._call('service ls', self.api.services, filters={'label': list(labels)})

@@ -50,13 +50,21 @@ def write_atomic(path, data, mode=0o600):
     """Replace path with data (str or bytes), created with mode."""
     if isinstance(data, str):
         data = data.encode('utf-8')
+    write_atomic_with(path, lambda handle: handle.write(data), mode)
+
+
+def write_atomic_with(path, fill, mode=0o600):
+    """Replace path with what fill(handle) writes to a binary file, created with mode.
+
+    If fill raises, path is left as it was and the temporary file goes: a writer can give up half-way.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
 
     def write_and_replace():
         with os.fdopen(fd, 'wb') as handle:
             os.fchmod(handle.fileno(), mode)
-            handle.write(data)
+            fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
