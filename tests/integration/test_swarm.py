@@ -20,12 +20,13 @@ import os
 import re
 import shutil
 import signal
+import tarfile
 import time
 
 import pytest
 from netns_engine import sh, wait_until
 from playbook_runs import run_verbose
-from swarm_bed import SwarmBed
+from swarm_bed import PREFIX, NodeEngine, SwarmBed
 from swarm_stack import (
     APP_IMAGE,
     DEBIAN,
@@ -493,6 +494,73 @@ def test_backup_yml_and_the_restore_drill_run_next_to_postgresql_on_the_data_nod
     again = run_on_cluster('tests/integration/playbooks/backup_role.yml', inventory, backup_hosts='data')
     assert again.rc == 0 and again.host_stats('n2')['changed'] == 0, again.stdout[-3000:]
     assert leaked_secrets(backup.stdout + drill.stdout + again.stdout) == []
+
+
+def test_backup_yml_copies_the_managers_swarm_state_while_it_runs_and_a_new_engine_starts_the_cluster_from_it(
+    project,
+):
+    """backup_kind=raft on n1, twice with a keep of 1; then the drill: a new engine, the copy as its Swarm state."""
+    cluster = project.cluster
+    inventory = backup_inventory(project)
+    dest = os.path.join(cluster.bed.root, 'raft')
+    raft = {'backup_kind': 'raft', 'swarm_raft_backup_dir': dest, 'swarm_raft_backup_keep': 1}
+    # The deploy inventory has no swarm_managers group: the manager is named, as on an inventory that does.
+    raft['swarm_raft_backup_hosts'] = 'n1'
+
+    planned = run_on_cluster('playbooks/backup.yml', inventory, check=True, **raft)
+    assert planned.rc == 0, planned.failures('n1')
+    assert not os.path.exists(dest)
+
+    runs = [run_on_cluster('playbooks/backup.yml', inventory, **raft) for _attempt in range(2)]
+    stored = []
+    for run in runs:
+        assert run.rc == 0, run.failures('n1')
+        assert sorted(run.data['stats']) == ['n1'], run.data[
+            'stats'
+        ]  # not the data node: no database backup with kind raft
+        stored += [r['msg'] for r in run.task_results('n1') if isinstance(r.get('msg'), dict) and 'archive' in r['msg']]
+    first, second = stored
+    assert second['verified'] and second['removed'] == [os.path.basename(first['archive'])], stored
+    assert os.listdir(dest) == [os.path.basename(second['archive'])]
+    assert oct(os.stat(second['archive']).st_mode & 0o777) == '0o600'
+    assert leaked_secrets(planned.stdout + runs[0].stdout + runs[1].stdout) == []
+
+    # The drill, Docker's restore procedure: an engine whose data root holds the copy's swarm/, on a host with the
+    # manager's address (a namespace of its own, cut off from the bed), forced into a new cluster of one manager.
+    manager = cluster.bed.nodes['n1']
+    drill = NodeEngine(os.path.join(cluster.bed.root, 'drill'), PREFIX + 'drill', manager.engine.hostname)
+    os.makedirs(os.path.join(drill.root, 'data'), mode=0o700)
+    with open(drill.config, 'w', encoding='utf-8') as handle:
+        json.dump({}, handle)
+    with tarfile.open(second['archive']) as archive:
+        archive.extractall(os.path.join(drill.root, 'data'), filter='fully_trusted')
+    sh('ip', 'netns', 'add', drill.netns)
+    try:
+        # The manager's address on an interface of the namespace's own (a veth pair within it: no dummy driver here).
+        for command in (
+            ['ip', 'link', 'set', 'lo', 'up'],
+            ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer'],
+            ['ip', 'address', 'add', manager.address + '/24', 'dev', 'eth0'],
+            ['ip', 'link', 'set', 'eth0-peer', 'up'],
+            ['ip', 'link', 'set', 'eth0', 'up'],
+        ):
+            sh('ip', 'netns', 'exec', drill.netns, *command)
+        drill.start()
+        drill.docker('swarm', 'init', '--force-new-cluster')
+
+        def names(engine, what, *filters):
+            return sorted(engine.docker(what, 'ls', *filters, '--format', '{{.Name}}').stdout.split())
+
+        live = manager.engine
+        for what, filters in (('service', ()), ('secret', ()), ('network', ('--filter', 'scope=swarm'))):
+            assert names(drill, what, *filters) == names(live, what, *filters), what
+        assert PROJECT + '_app' in names(drill, 'service') and names(drill, 'secret')
+        restored, running = (json.loads(e.docker('info', '--format', '{{json .Swarm}}').stdout) for e in (drill, live))
+        assert restored['Cluster']['ID'] == running['Cluster']['ID']
+        assert restored['NodeID'] == running['NodeID'] and restored['ControlAvailable']
+    finally:
+        drill.destroy()
+        sh('ip', 'netns', 'delete', drill.netns, check=False)
 
 
 def backup_inventory(project):

@@ -89,6 +89,8 @@ def test_a_swarm_inventory_runs_each_playbook_where_its_part_of_the_cluster_is(n
         elif playbook == 'site':
             # The plays site.yml imports: the edge's on the edge nodes, deploy's and monitoring's on the manager.
             assert sorted(hosts) == sorted(edge if play == 'Run the edge' else manager), (play, hosts)
+        elif play == "Back up the Swarm managers' state":
+            assert hosts == manager, hosts  # backup.yml's last play: the cluster's state, on the first manager
         elif playbook == 'restore':
             # Its first play runs the backup command where the data is; its second restores from the manager.
             assert hosts == (data if play.startswith('Restore from backups') else [first_manager]), (play, hosts)
@@ -97,9 +99,22 @@ def test_a_swarm_inventory_runs_each_playbook_where_its_part_of_the_cluster_is(n
 
 
 def test_extra_vars_still_choose_the_hosts_on_a_swarm_inventory():
-    chosen = ['deploy_hosts=mgr2.example.com', 'backup_hosts=app1.example.com']
+    chosen = [
+        'deploy_hosts=mgr2.example.com',
+        'backup_hosts=app1.example.com',
+        'swarm_raft_backup_hosts=mgr3.example.com',
+    ]
     plays = hosts_by_play('production', 'deploy', 'backup', extra_vars=chosen)
-    assert {tuple(hosts) for hosts in plays.values()} == {('mgr2.example.com',), ('app1.example.com',)}
+    assert {tuple(hosts) for hosts in plays.values()} == {
+        ('mgr2.example.com',),
+        ('app1.example.com',),
+        ('mgr3.example.com',),
+    }
+    # One kind only: backup_kind=raft runs only the cluster's state, any other kind only the project's.
+    raft = hosts_by_play('production', 'backup', extra_vars=['backup_kind=raft'])
+    assert sorted(hosts for hosts in raft.values()) == [[], ['mgr1.example.com']], raft
+    full = hosts_by_play('production', 'backup', extra_vars=['backup_kind=full'])
+    assert sorted(hosts for hosts in full.values()) == [[], ['data1.example.com']], full
 
 
 @pytest.mark.parametrize('name', ['local', 'single-host'])
@@ -108,7 +123,8 @@ def test_a_single_host_inventory_runs_every_playbook_on_the_app_group(name):
     plays = hosts_by_play(name, 'site', *[playbook for playbook in PLAYBOOKS if playbook != 'swarm'])
     # The Swarm plays match no host without a cluster: site.yml's cluster, node_exporter on the nodes.
     agents = 'Run node_exporter on the Swarm nodes'
-    for swarm_only in [('site', 'Make the Swarm cluster'), ('site', agents), ('monitoring', agents)]:
+    raft = ('backup', "Back up the Swarm managers' state")
+    for swarm_only in [('site', 'Make the Swarm cluster'), ('site', agents), ('monitoring', agents), raft]:
         assert plays.pop(swarm_only) == [], swarm_only
     assert plays and all(hosts == app for hosts in plays.values()), plays
 
