@@ -133,8 +133,14 @@ def back_up(swarm_dir, dest, node, keep, attempts=5, check_mode=False, now=None,
     return result
 
 
+# A file's modification time comes from the kernel's coarse clock (a tick of 4 or 10 ms): a write in the tick of
+# the first look would leave the same time. After this wait, any write during the copy shows as a later time.
+CLOCK_TICK = 0.05
+
+
 def _copy_unmoved(swarm_dir, handle):
     before = fingerprint(swarm_dir)
+    time.sleep(CLOCK_TICK)
     try:
         with tarfile.open(fileobj=handle, mode='w:gz') as archive:
             for relative in sorted(before):
