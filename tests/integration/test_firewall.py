@@ -606,6 +606,14 @@ def test_candidate_that_nft_rejects_is_not_loaded(world):
             ['firewall_ssh_allow', '"10.0.0.300", "admin.example"', 'CIDR'],
         ),
         (
+            {'firewall_swarm_peers': [OUTSIDE_ADDR, 'node2.example']},
+            ['firewall_swarm_peers', 'these are not: "node2.example"'],
+        ),
+        (
+            {'firewall_swarm_peers': ['10.0.0.0/24', '0.0.0.0/0']},
+            ['0.0.0.0/0 would open', '2377 to the whole internet'],
+        ),
+        (
             {'firewall_extra_forward_rules': ['accept } flush ruleset; table inet x { chain y {']},
             ['firewall_extra_forward_rules[0]', 'one nft rule statement'],
         ),
@@ -618,6 +626,8 @@ def test_candidate_that_nft_rejects_is_not_loaded(world):
         'port-zero',
         'port-name',
         'allowlist',
+        'swarm-peer-name',
+        'swarm-peers-anyone',
         'rule-escaping-its-chain',
     ],
 )

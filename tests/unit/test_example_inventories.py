@@ -72,12 +72,12 @@ def test_a_swarm_inventory_runs_each_playbook_where_its_part_of_the_cluster_is(n
     manager = [first_manager]
     expected = {'deploy': manager, 'rollback': manager, 'monitoring': manager, 'edge': edge, 'backup': data,
                 'verify_backup': data, 'swarm': sorted(every_node)}  # fmt: skip
-    # Plays on every node: site.yml's checks and engines, no firewall yet (it refuses one), the cluster, and
-    # node_exporter (monitoring.yml's first play).
+    # Plays on every node: site.yml's checks, engines and firewall, the cluster, and node_exporter
+    # (monitoring.yml's first play).
     expected_in_site = {
         'Check that site.yml can serve this inventory': every_node,
         'Configure the Docker engine': every_node,
-        'Filter the public interface': [],
+        'Filter the public interface': every_node,
         'Make the Swarm cluster': every_node,
         'Schedule backups and restore drills': data,
         'Run node_exporter on the Swarm nodes': every_node,
@@ -144,12 +144,12 @@ def refused_site_run(inventory_name, *extra_vars):
             if result.get('failed')}  # fmt: skip
 
 
-def test_site_yml_refuses_the_firewall_on_swarm_nodes_and_a_backend_the_groups_disagree_with():
+def test_site_yml_refuses_a_firewall_without_swarm_peers_on_swarm_nodes_and_a_backend_the_groups_disagree_with():
     listing = inventory('production')
     nodes = group_hosts(listing, 'swarm_managers') + group_hosts(listing, 'swarm_workers')
     firewall = refused_site_run('production', 'firewall_public_interface=eth0')
     assert sorted(firewall) == sorted(nodes)
-    assert all('the firewall role does not filter a Swarm node' in message for message in firewall.values()), firewall
+    assert all('and firewall_swarm_peers is empty' in message for message in firewall.values()), firewall
     compose = refused_site_run('production', 'app_backend=compose')
     assert sorted(compose) == sorted(nodes)
     assert all('has app_backend "compose", and the inventory has group swarm_managers' in message
