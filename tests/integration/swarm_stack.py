@@ -406,7 +406,9 @@ def write_site_inventory(project):
     shared.update(deploy_settings(project, app_edge_enabled=True, app_cluster_network=NETWORK))
     shared.update(monitoring_settings(project))
     host_vars = {
-        name: dict(shared, **docker_host_settings(node), swarm_node_roles=ROLES[name])
+        name: dict(
+            shared, **docker_host_settings(node), **firewall_settings(cluster, node), swarm_node_roles=ROLES[name]
+        )
         for name, node in cluster.bed.nodes.items()
     }
     # Each node's node_exporter reads a directory of its own (the nodes share this machine's files): the data node's
@@ -415,6 +417,24 @@ def write_site_inventory(project):
         host_vars[name]['monitoring_textfile_dir'] = os.path.join(cluster.bed.root, 'metrics-' + name)
     groups = dict(GROUPS, edge_nodes=['n1'], data_nodes=['n2'], app_nodes=['n2', 'n3'])
     return cluster.bed.write_inventory(os.path.join(cluster.bed.root, 'site-hosts.yml'), groups, host_vars)
+
+
+def firewall_settings(cluster, node):
+    """The firewall role on a bed node: eth0 (the LAN) filtered, Swarm's ports open to the nodes only, no SSH."""
+    return {
+        'firewall_public_interface': 'eth0',
+        'firewall_swarm_peers': [other.address for other in cluster.bed.nodes.values()],
+        'firewall_swarm_peer_tcp_ports': [9323],
+        'firewall_ssh_allow': [],
+        # The nodes share this machine's files: each node's rules file of its own.
+        'firewall_rules_path': os.path.join(node.engine.root, 'firewall.nft'),
+    }
+
+
+def tcp_connects(netns, address, port):
+    """Whether a TCP connection from the namespace netns to address:port is accepted within 3 s."""
+    code = 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()'
+    return sh('ip', 'netns', 'exec', netns, sys.executable, '-c', code, address, str(port), check=False).returncode == 0
 
 
 def docker_host_settings(node):

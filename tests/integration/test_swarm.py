@@ -26,7 +26,7 @@ import time
 import pytest
 from netns_engine import sh, wait_until
 from playbook_runs import run_verbose
-from swarm_bed import PREFIX, NodeEngine, SwarmBed
+from swarm_bed import LAN_NS, PREFIX, NodeEngine, SwarmBed
 from swarm_stack import (
     APP_IMAGE,
     DEBIAN,
@@ -60,6 +60,7 @@ from swarm_stack import (
     start_load,
     start_on_cluster,
     stop_load,
+    tcp_connects,
     under_load,
     write_deploy_inventory,
     write_site_inventory,
@@ -634,6 +635,8 @@ def site(project):
     project.cluster.bed.load_images(*MONITORING_IMAGES.values(), nodes=['n1'])
     project.cluster.bed.load_images(MONITORING_IMAGES['monitoring_node_exporter_image'], nodes=['n2', 'n3'])
     inventory = write_site_inventory(project)
+    # Before the firewall, the manager's gossip port answers anyone on the LAN (the test below sees it closed).
+    assert tcp_connects(LAN_NS, project.cluster.node('n1').address, 7946)
     return inventory, run_on_cluster('playbooks/site.yml', inventory, app_version='2.0.0')
 
 
@@ -655,8 +658,15 @@ def test_site_yml_runs_every_part_on_its_nodes_brings_up_monitoring_and_a_second
     assert ran['Run the monitoring stack'] == {'n1'}, ran
     assert run.host_stats('n1')['changed'], 'site.yml started no monitoring stack'
     assert project.tasks('app') == {'n2': 1, 'n3': 1} and project.tasks('postgres') == {'n2': 1}
+    # Through the firewall on every node: the edge on n1 reaches the app's tasks on n2 and n3 over the overlay.
+    assert ran['Filter the public interface'] == {'n1', 'n2', 'n3'}, ran
     assert edge_status(project.cluster, '/readyz') == '200'
     assert leaked_secrets(run.stdout) == []
+    # Swarm's gossip port on the manager: open to the other nodes, closed to the LAN's other hosts.
+    manager = project.cluster.node('n1')
+    assert tcp_connects(project.cluster.node('n2').netns, manager.address, 7946)
+    assert not tcp_connects(LAN_NS, manager.address, 7946)
+    assert not tcp_connects(LAN_NS, manager.address, 2377)
 
     again = run_on_cluster('playbooks/site.yml', inventory, app_version='2.0.0')
     assert again.rc == 0 and set(changed(again).values()) == {0}, again.stdout[-3000:]
