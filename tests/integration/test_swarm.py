@@ -7,8 +7,10 @@ node promoted by a run limited to it, and bad input. Then the app on it
 (swarm_stack): the stack, its secrets, Swarm's rollback recorded in the
 ledger, deploy.yml, the edge on n1 with an update under load, rollback.yml by
 version under load, deploy.yml spreading tasks left on one node, backup.yml
-and the restore drill on the data node n2, restore.yml to a point in time from
-the manager (its lock a lease no rival deploy takes), and, last, n3's engine
+and the restore drill on the data node n2, the manager's Raft state backed up
+by backup.yml and restored on an engine of the test's own, restore.yml to a
+point in time from the manager (its lock a lease no rival deploy takes),
+site.yml with the firewall on every node and monitoring, and, last, n3's engine
 killed under load (n3 stays down). The docker_host role on the nodes comes
 before the app: live-restore stays off on Swarm nodes.
 """
@@ -516,9 +518,8 @@ def test_backup_yml_copies_the_managers_swarm_state_while_it_runs_and_a_new_engi
     stored = []
     for run in runs:
         assert run.rc == 0, run.failures('n1')
-        assert sorted(run.data['stats']) == ['n1'], run.data[
-            'stats'
-        ]  # not the data node: no database backup with kind raft
+        # n1 only: with backup_kind raft, the data node backs up no database.
+        assert sorted(run.data['stats']) == ['n1'], run.data['stats']
         stored += [r['msg'] for r in run.task_results('n1') if isinstance(r.get('msg'), dict) and 'archive' in r['msg']]
     first, second = stored
     assert second['verified'] and second['removed'] == [os.path.basename(first['archive'])], stored
