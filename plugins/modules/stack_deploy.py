@@ -15,7 +15,8 @@ description:
   - "What the rendering adds for Swarm: each service placed on the nodes labelled for its role (O(placement));
     C(endpoint_mode: dnsrr) for every service, because Swarm's virtual IPs need IPVS, which not every kernel has;
     secrets, and the host files the services bind-mount, as Swarm secrets readable by the service's user alone, under
-    names that change when their contents change; restart policy, tmpfs and shared memory in Swarm's forms; the
+    names that change when their own contents change (so a new JWT secret updates the app alone, not PostgreSQL and
+    Redis); restart policy, tmpfs and shared memory in Swarm's forms; the
     update and rollback order of O(update)."
   - What Swarm cannot do is dropped and reported in RV(notes) (C(depends_on), per-service C(security_opt)); a
     service that needs what a Swarm service cannot have (C(network_mode), devices, a host file outside
@@ -32,6 +33,9 @@ description:
     spreads an uneven service too."
   - Once Swarm runs it, the stack file is kept as C(stack.json) in O(project_dir), and secrets of earlier contents
     that no service uses any more are removed.
+  - A secret's name carries an HMAC of its content under a random key of the project's, which the first deploy keeps
+    in the cluster as the Swarm config C(<project>_secret-names-key): every manager names the secrets alike, and a
+    name tells nothing about a weak secret. C(docker stack rm) removes the key with the stack.
   - Run it on a manager of the cluster.
 extends_documentation_fragment:
   - auraspeak.ops.attributes

@@ -172,6 +172,14 @@ class Project:
         nodes = [line.split()[0].replace('itest-sw-', '') for line in listed if ' Running ' in ' %s ' % line]
         return {node: nodes.count(node) for node in nodes}
 
+    def task_ids(self, service):
+        """IDs of the service's tasks that Swarm wants running."""
+        return sorted(
+            self.cluster.node('n1')
+            .docker('service', 'ps', '-q', '--filter', 'desired-state=running', '%s_%s' % (PROJECT, service))
+            .stdout.split()
+        )
+
     def get(self, path):
         """status line and body of the app at path, asked from n1 (which runs none of its tasks) over the overlay."""
         script = 'exec 3<>/dev/tcp/app/3000 && printf "GET %s HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' % path

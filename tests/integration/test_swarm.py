@@ -24,6 +24,7 @@ import shutil
 import signal
 import tarfile
 import time
+from hashlib import sha256
 
 import pytest
 from netns_engine import sh, wait_until
@@ -306,16 +307,23 @@ def test_the_app_roles_project_runs_as_a_stack_across_the_nodes(project):
     assert set(again.result['services'].values()) == {'unchanged'}
 
 
-def test_a_changed_secret_becomes_a_new_swarm_secret_and_the_old_one_goes(project):
+def test_a_changed_secret_becomes_a_new_swarm_secret_and_only_the_services_that_use_it_restart(project):
     before = project.secret_names()
+    data_tasks = {service: project.task_ids(service) for service in ('postgres', 'redis')}
     project.render(jwt=JWT + '-rotated')
     run = project.deploy()
     assert run.rc == 0, run.stdout[-3000:]
-    assert run.result['services']['app'] == 'update'
+    # A new JWT secret is the app's alone: PostgreSQL and Redis keep running, their tasks untouched.
+    assert run.result['services'] == {'app': 'update', 'postgres': 'unchanged', 'redis': 'unchanged'}
+    assert {service: project.task_ids(service) for service in data_tasks} == data_tasks
     after = project.secret_names()
-    assert len(after) == 5 and not set(after) & set(before), (before, after)
-    assert sorted(run.result['secrets_removed']) == before
+    [renamed] = set(before) - set(after)
+    assert len(after) == 5 and len(set(after) - set(before)) == 1, (before, after)
+    assert renamed.startswith(PROJECT + '_app_JWT_SECRET_') and run.result['secrets_removed'] == [renamed]
     assert project.get('/readyz')[0] == 'HTTP/1.1 200 OK'
+
+    # The names do not come from the contents alone: a key of the project's, kept by the cluster, is in them.
+    assert [name for name in after if name.endswith(sha256((JWT + '-rotated').encode()).hexdigest()[:12])] == []
 
 
 def test_an_update_whose_health_check_fails_is_rolled_back_by_swarm(project):
@@ -398,10 +406,13 @@ def test_the_edge_sends_requests_to_the_healthy_tasks_and_a_rolling_update_under
     wait_until(lambda: edge_status(cluster, '/version') == '200', 30, 'the edge to answer from the app')
 
     release_image(cluster, '3.0.0')
-    run, report = under_load(lambda: run_deploy_yml(inventory, '3.0.0'))
+    data_tasks = {service: project.task_ids(service) for service in ('postgres', 'redis')}
+    # The release rotates the JWT secret too: the app's tasks alone take it.
+    run, report = under_load(lambda: run_deploy_yml(inventory, '3.0.0', app_jwt_secret=JWT + '-3.0.0'))
     assert run.rc == 0, run.stdout[-3000:]
     # Both releases answered through the edge while Swarm replaced the tasks one by one, and nothing failed.
     assert report['failed'] == 0, json.dumps(report)
+    assert {service: project.task_ids(service) for service in data_tasks} == data_tasks
     assert report['versions'].get('2.0.0') and report['versions'].get('3.0.0'), report
     assert report['requests'] >= 50 * 10, report
     # Whichever order Swarm updated the tasks in, they end one on each app node.

@@ -222,6 +222,22 @@ class Engine:
             endpoint_spec=spec.get('EndpointSpec'),
         )
 
+    def config(self, name):
+        """The Swarm config called name as the engine inspects it (Spec.Data in base64), None when there is none."""
+        return self._inspect('config inspect', self.api.inspect_config, name)
+
+    def create_config(self, name, data, labels):
+        """Create a Swarm config; False when one of that name exists already."""
+        try:
+            self.api.create_config(name, data, labels=labels)
+        except APIError as exc:
+            if exc.status_code == 409:
+                return False
+            raise self._error('config create %s' % name, exc) from None
+        except (DockerException, RequestException) as exc:
+            raise self._error('config create %s' % name, exc) from None
+        return True
+
     def secrets(self, labels):
         return self._call('secret ls', self.api.secrets, filters={'label': list(labels)})
 

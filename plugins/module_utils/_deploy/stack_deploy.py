@@ -16,6 +16,7 @@ Swarm has it running.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -37,6 +38,8 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_spread
 HASH_LABEL = 'io.auraspeak.ops.stack-hash'
 STACK_LABEL = 'com.docker.stack.namespace'
 STACK_FILE = 'stack.json'
+# The Swarm config that keeps the project's key for its secrets' names (stack_render.secret_names).
+NAMES_KEY_CONFIG = '%s_secret-names-key'
 FAILED_UPDATES = ('paused', 'rollback_started', 'rollback_paused', 'rollback_completed')
 
 
@@ -142,6 +145,7 @@ class StackDeploy:
             self.project,
             self.params['placement'],
             read_file,
+            self.names_key(),
             networks=self.params['networks'],
             update=self.params['update'],
             config_dir=self.directory,
@@ -152,6 +156,21 @@ class StackDeploy:
         except (StackError, OSError) as exc:
             raise StackDeployError('the project cannot run as a Swarm stack: %s' % exc) from None
         return with_hashes(stack), renderer.notes
+
+    def names_key(self):
+        """The project's key for its secrets' names, kept by the cluster as a Swarm config, made at the first deploy.
+
+        Any manager reads the same key, so the names stay the same whichever manager deploys. A check run
+        before the first deploy plans with a key of its own: every secret would get a new name, as it will.
+        """
+        name = NAMES_KEY_CONFIG % self.project
+        config = self.engine.config(name)
+        if config is None:
+            key = os.urandom(32)
+            if self.check_mode or self.engine.create_config(name, key, {STACK_LABEL: self.project}):
+                return key
+            config = self.engine.config(name)  # made by another run in between
+        return base64.b64decode(config['Spec']['Data'])
 
     def running(self):
         """The stack's services by their names in the stack file."""

@@ -13,9 +13,10 @@ deploy` of Docker 20.10 reads, with what Swarm needs and compose does not say:
 - placement: each service on the nodes labelled for its role (swarm role);
 - endpoint_mode dnsrr for every service: Swarm's virtual IPs need IPVS, which
   not every kernel has, and the edge resolves the app's tasks itself;
-- secrets under new names when their contents change (Swarm secrets cannot
-  change), and host files the services bind-mount as Swarm secrets, since a
-  task may run on a node that does not have the file; only the node
+- each secret under a new name when its content changes (Swarm secrets cannot
+  change), so only the services that mount it are updated; and host files the
+  services bind-mount as Swarm secrets, since a task may run on a node that
+  does not have the file; only the node
   directories named (pgBackRest's, on the data node) stay bind mounts, for a
   service placed on the nodes that have them;
 - restart policy, tmpfs and shared memory in the forms Swarm takes;
@@ -29,7 +30,6 @@ or refused when dropping it would change what the service is (network_mode).
 from __future__ import annotations
 
 import copy
-import hashlib
 import hmac
 import os
 import re
@@ -87,12 +87,13 @@ def service_owner(user):
     return {'uid': match.group(1), 'gid': match.group(2) or match.group(1)} if match else {}
 
 
-def secret_names(project, contents):
-    """Swarm names of the secrets {key: content}: the same while every content is the same, new ones when one changes.
+def secret_names(project, contents, key):
+    """Swarm names of the secrets {key: content}: a name changes when its own content changes, and only then.
 
-    Keyed by all the contents together, so a name tells nothing about a weak secret on its own.
+    So a new JWT secret updates the services that mount it, not PostgreSQL and Redis. The name carries an
+    HMAC of the content under the project's key (kept by the cluster: stack_deploy), so it tells nothing
+    about a weak secret.
     """
-    key = hashlib.sha256(b''.join(hashlib.sha256(contents[name]).digest() for name in sorted(contents))).digest()
     return {
         name: '%s_%s_%s' % (project, name, hmac.new(key, name.encode() + b'\0' + content, 'sha256').hexdigest()[:12])
         for name, content in contents.items()
@@ -100,10 +101,16 @@ def secret_names(project, contents):
 
 
 class StackRender:
-    """Turns one compose model into a stack; read_file(path) -> bytes gives the contents of secret files."""
+    """Turns one compose model into a stack; read_file(path) -> bytes gives the contents of secret files.
 
-    def __init__(self, project, placement, read_file, networks=None, update=None, config_dir=None, node_dirs=()):
+    names_key: the project's key for its secrets' names (secret_names).
+    """
+
+    def __init__(
+        self, project, placement, read_file, names_key, networks=None, update=None, config_dir=None, node_dirs=()
+    ):
         self.project = project
+        self.names_key = names_key
         self.placement = placement
         self.node_dirs = {os.path.normpath(path) for path in node_dirs}
         self.read_file = read_file
@@ -126,7 +133,8 @@ class StackRender:
         if volumes:
             stack['volumes'] = volumes
         if self.secrets:
-            names = secret_names(self.project, {key: self.read_file(path) for key, path in self.secrets.items()})
+            contents = {key: self.read_file(path) for key, path in self.secrets.items()}
+            names = secret_names(self.project, contents, self.names_key)
             stack['secrets'] = {key: {'name': names[key], 'file': path} for key, path in sorted(self.secrets.items())}
         return stack
 

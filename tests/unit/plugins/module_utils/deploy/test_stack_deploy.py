@@ -1,7 +1,11 @@
 """What stack_deploy decides from the engine's view of the stack: the plan, and when a service has converged."""
 
+import base64
+
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_deploy import (
     HASH_LABEL,
+    STACK_LABEL,
+    StackDeploy,
     last_task_error,
     plan,
     release_hash,
@@ -94,3 +98,48 @@ def test_the_release_hash_follows_every_services_definition():
     other['services']['redis']['image'] = 'redis:7.2'
     del other['services']['redis']['deploy']['labels']
     assert release_hash(with_hashes(other)) != first
+
+
+class ConfigStore:
+    """The engine's Swarm configs, as far as names_key uses them."""
+
+    def __init__(self, configs=None, made_in_between=None):
+        self.configs = dict(configs or {})
+        self.made_in_between = made_in_between  # another run's config, made just before this one's create
+
+    def config(self, name):
+        data = self.configs.get(name)
+        return None if data is None else {'Spec': {'Name': name, 'Data': base64.b64encode(data).decode()}}
+
+    def create_config(self, name, data, labels):
+        if self.made_in_between is not None:
+            self.configs[name], self.made_in_between = self.made_in_between, None
+        if name in self.configs:
+            return False
+        assert labels == {STACK_LABEL: 'p'}
+        self.configs[name] = data
+        return True
+
+
+def names_key(engine, check_mode=False):
+    return StackDeploy({'project': 'p', 'project_dir': '/nowhere'}, None, engine, check_mode).names_key()
+
+
+def test_the_first_deploy_keeps_a_random_names_key_in_the_cluster_and_later_ones_read_it():
+    engine = ConfigStore()
+    key = names_key(engine)
+    assert len(key) == 32 and engine.configs == {'p_secret-names-key': key}
+    assert names_key(engine) == key
+    assert names_key(ConfigStore()) != key
+
+
+def test_a_check_run_plans_with_a_key_of_its_own_and_keeps_none():
+    engine = ConfigStore()
+    assert len(names_key(engine, check_mode=True)) == 32 and engine.configs == {}
+    kept = ConfigStore({'p_secret-names-key': b'k' * 32})
+    assert names_key(kept, check_mode=True) == b'k' * 32
+
+
+def test_a_key_made_by_another_run_in_between_is_the_one_used():
+    engine = ConfigStore(made_in_between=b'o' * 32)
+    assert names_key(engine) == b'o' * 32

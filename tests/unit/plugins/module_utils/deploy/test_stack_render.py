@@ -1,5 +1,7 @@
 """The compose model (as `docker compose config --format json` prints it) rendered as a Swarm stack."""
 
+import hashlib
+
 import pytest
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_render import (
@@ -11,6 +13,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_render
     tmpfs_mount,
 )
 
+KEY = b'the project key of 32 bytes.....'
 FILES = {
     '/etc/p/secrets/app/JWT_SECRET': b'jwt-0123456789',
     '/etc/p/secrets/postgres_password': b'pg',
@@ -79,6 +82,7 @@ def model():
 def render(files=None, **kwargs):
     contents = dict(FILES, **(files or {}))
     kwargs.setdefault('placement', {'app': 'app', 'postgres': 'data', 'redis': 'data'})
+    kwargs.setdefault('names_key', KEY)
     renderer = StackRender('p', read_file=contents.__getitem__, config_dir='/etc/p', **kwargs)
     return renderer.render(model()), renderer.notes
 
@@ -157,7 +161,7 @@ def test_a_bind_mounted_project_file_becomes_a_secret_at_the_same_path_for_the_s
 def test_a_bind_mount_from_outside_the_project_is_refused():
     source = model()
     source['services']['redis']['volumes'][0]['source'] = '/srv/elsewhere/redis.conf'
-    renderer = StackRender('p', {}, read_file=lambda path: b'', config_dir='/etc/p')
+    renderer = StackRender('p', {}, read_file=lambda path: b'', names_key=KEY, config_dir='/etc/p')
     with pytest.raises(StackError, match=r'bind-mounts /srv/elsewhere/redis\.conf, which is not a file of the project'):
         renderer.render(source)
 
@@ -172,7 +176,7 @@ def with_repository_mount(service):
 
 def test_a_node_directory_stays_a_bind_mount_of_a_placed_service_with_a_note():
     renderer = StackRender(
-        'p', {'postgres': 'data'}, FILES.__getitem__, config_dir='/etc/p', node_dirs=['/srv/backups/pgbackrest']
+        'p', {'postgres': 'data'}, FILES.__getitem__, KEY, config_dir='/etc/p', node_dirs=['/srv/backups/pgbackrest']
     )
     stack = renderer.render(with_repository_mount('postgres'))
     mounts = [m for m in stack['services']['postgres']['volumes'] if m.get('type') == 'bind']
@@ -185,7 +189,7 @@ def test_a_node_directory_stays_a_bind_mount_of_a_placed_service_with_a_note():
 
 
 def test_a_node_directory_of_a_service_placed_nowhere_is_refused():
-    renderer = StackRender('p', {}, FILES.__getitem__, config_dir='/etc/p', node_dirs=['/srv/backups/pgbackrest'])
+    renderer = StackRender('p', {}, FILES.__getitem__, KEY, config_dir='/etc/p', node_dirs=['/srv/backups/pgbackrest'])
     with pytest.raises(StackError, match=r'service postgres bind-mounts the node directory .* place the service'):
         renderer.render(with_repository_mount('postgres'))
 
@@ -193,7 +197,7 @@ def test_a_node_directory_of_a_service_placed_nowhere_is_refused():
 def test_a_service_with_network_mode_is_refused():
     source = model()
     source['services']['redis']['network_mode'] = 'none'
-    renderer = StackRender('p', {}, read_file=FILES.__getitem__, config_dir='/etc/p')
+    renderer = StackRender('p', {}, read_file=FILES.__getitem__, names_key=KEY, config_dir='/etc/p')
     with pytest.raises(StackError, match='service redis uses network_mode'):
         renderer.render(source)
 
@@ -207,20 +211,24 @@ def test_secret_files_are_readable_by_the_services_user_alone():
     assert service_owner('node') == {}
 
 
-def test_secret_names_change_with_any_content_and_only_then():
+def test_a_secrets_name_changes_with_its_own_content_and_only_then():
     first = render()[0]['secrets']
     assert render()[0]['secrets'] == first
     rotated = render(files={'/etc/p/secrets/app/JWT_SECRET': b'jwt-rotated-0123456789'})[0]['secrets']
     assert rotated['app_JWT_SECRET']['name'] != first['app_JWT_SECRET']['name']
-    # Keyed by all contents together: the others get new names too, and no name is a plain hash of its content.
-    assert rotated['postgres_password']['name'] != first['postgres_password']['name']
+    # The other secrets keep their names, so the services that mount them are not updated.
+    assert {key: s for key, s in rotated.items() if key != 'app_JWT_SECRET'} == {
+        key: s for key, s in first.items() if key != 'app_JWT_SECRET'
+    }
     assert first['postgres_password']['name'].startswith('p_postgres_password_')
 
 
-def test_a_name_does_not_reveal_a_weak_secret_on_its_own():
-    weak = secret_names('p', {'pw': b'pg'})['pw']
-    alone = secret_names('p', {'pw': b'pg', 'jwt': b'x' * 32})['pw']
-    assert weak != alone
+def test_a_name_does_not_reveal_a_weak_secret_without_the_projects_key():
+    weak = secret_names('p', {'pw': b'pg'}, KEY)['pw']
+    assert weak == secret_names('p', {'pw': b'pg'}, KEY)['pw']
+    assert weak != secret_names('p', {'pw': b'pg'}, b'another key of 32 bytes .........')['pw']
+    assert not weak.endswith(hashlib.sha256(b'pg').hexdigest()[:12])
+    assert not weak.endswith(hashlib.sha256(b'pw\0pg').hexdigest()[:12])
 
 
 def test_external_networks_map_to_the_clusters_network():
