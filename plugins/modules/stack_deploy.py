@@ -23,7 +23,8 @@ description:
     O(project_dir)) stops the module before anything changes.
   - Deploys only when a service's definition changed (a hash in a service label), then waits until every changed
     service runs its replicas of the new definition - healthy, where the image has a health check - or fails when
-    Swarm paused or rolled the update back, or after O(timeout) seconds.
+    Swarm paused the update or has rolled it back (after Swarm's rollback has put the old tasks back, so the old
+    release serves when the module returns), or after O(timeout) seconds.
   - "Then, with O(spread), the tasks of each service placed by role with more than one replica are spread evenly over
     the nodes with that role's label that are ready and active: Swarm never moves a running task, so a start-first
     rolling update (which node gets each new task depends on the order Swarm updates them in) or a lost node that
@@ -34,8 +35,8 @@ description:
   - Once Swarm runs it, the stack file is kept as C(stack.json) in O(project_dir), and secrets of earlier contents
     that no service uses any more are removed.
   - A secret's name carries an HMAC of its content under a random key of the project's, which the first deploy keeps
-    in the cluster as the Swarm config C(<project>_secret-names-key): every manager names the secrets alike, and a
-    name tells nothing about a weak secret. C(docker stack rm) removes the key with the stack.
+    in the cluster as the Swarm config C(<project>_secret-names-key). So every manager names the secrets alike, and
+    a name tells nothing about a weak secret. C(docker stack rm) removes the key with the stack.
   - Run it on a manager of the cluster.
 extends_documentation_fragment:
   - auraspeak.ops.attributes
@@ -77,6 +78,15 @@ options:
       - Every other file a service bind-mounts becomes a Swarm secret, and must be under O(project_dir).
     type: list
     elements: path
+    default: []
+  first_start_secrets:
+    description:
+      - Secrets (their keys in the compose project) that a service reads at its first start only, such as
+        PostgreSQL's C(POSTGRES_PASSWORD_FILE), which it keeps in its database. A service that runs keeps the Swarm
+        secret it started with, so a new content does not restart it - the app role changes PostgreSQL's password in
+        the running database instead. A service that does not run yet gets the current content.
+    type: list
+    elements: str
     default: []
   replicas:
     description:
@@ -231,6 +241,7 @@ def main():
         placement=dict(type='dict', default={'app': 'app', 'postgres': 'data', 'redis': 'data'}),
         networks=dict(type='dict', default={}),
         node_dirs=dict(type='list', elements='path', default=[]),
+        first_start_secrets=dict(type='list', elements='str', default=[], no_log=False),
         replicas=dict(type='dict', default={}),
         update=dict(type='dict', default={}),
         resolve_image=dict(type='str', choices=['always', 'changed', 'never'], default='always'),

@@ -345,17 +345,17 @@ def edge_status(cluster, path):
     return reply.stdout
 
 
-def start_load(rate, seconds):
+def start_load(rate, seconds, path='/version'):
     """open_load on the bed's LAN, a new connection per request to the edge; stop_load ends it and reports."""
     script = os.path.join(ROOT, 'tests', 'integration', 'open_load.py')
-    argv = ['ip', 'netns', 'exec', LAN_NS, sys.executable, script, EDGE_URL + '/version']
+    argv = ['ip', 'netns', 'exec', LAN_NS, sys.executable, script, EDGE_URL + path]
     argv += ['--rate', str(rate), '--seconds', str(seconds)]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def under_load(action, rate=50):
+def under_load(action, rate=50, path='/version'):
     """action() while open_load sends rate requests a second through the edge: (its result, the load's report)."""
-    load = start_load(rate=rate, seconds=600)
+    load = start_load(rate=rate, seconds=600, path=path)
     try:
         result = action()
     finally:

@@ -479,6 +479,28 @@ def test_deploy_yml_spreads_tasks_left_on_one_node_under_load_and_a_second_run_c
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
 
 
+def test_a_new_postgres_password_goes_live_under_load_without_restarting_postgresql(project):
+    """The login alternates to the second role, which takes the new password first, in PostgreSQL's running task."""
+    inventory = write_deploy_inventory(project, app_edge_enabled=True, app_cluster_network=NETWORK)
+    postgres_tasks = project.task_ids('postgres')
+    new_password = SECRETS[1] + '-new'
+    # /readyz asks PostgreSQL (and Redis) at every request.
+    run, report = under_load(
+        lambda: run_deploy_yml(inventory, '2.0.0', app_postgres_password=new_password), path='/readyz'
+    )
+    assert run.rc == 0, run.failures('n1') + run.failures('n2')
+    assert report['failed'] == 0, json.dumps(report)
+    assert project.task_ids('postgres') == postgres_tasks
+    with open(os.path.join(project.directory, 'postgres-login'), encoding='utf-8') as handle:
+        assert handle.read() == 'app_alt\n'
+    assert project.sql("SELECT rolname FROM pg_roles WHERE rolname LIKE 'app%' ORDER BY 1") == [['app'], ['app_alt']]
+    assert edge_status(project.cluster, '/readyz') == '200'
+    assert new_password not in run.stdout and leaked_secrets(run.stdout) == []
+
+    again = run_deploy_yml(inventory, '2.0.0', app_postgres_password=new_password)
+    assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
+
+
 def test_backup_yml_and_the_restore_drill_run_next_to_postgresql_on_the_data_node(project):
     """PostgreSQL on n2 archives its WAL to pgBackRest; the backup role, backup.yml and the drill run on n2."""
     cluster = project.cluster
@@ -594,7 +616,11 @@ def test_restore_yml_recovers_the_database_to_a_point_in_time_on_the_data_node_a
     target = time.strftime('%Y-%m-%d %H:%M:%S+00:00', time.gmtime())
     time.sleep(1.5)
     project.sql("INSERT INTO facts (body) VALUES ('after the target')")
-    restore = {'restore_confirm': PROJECT, 'restore_target_time': target, 'backup_hosts': 'data'}
+    # A new password after the target: the restored roles do not know it, and restore.yml gives it to them.
+    password = {'app_postgres_password': SECRETS[1] + '-after-the-target'}
+    changed_password = run_deploy_yml(inventory, '2.0.0', **password)
+    assert changed_password.rc == 0, changed_password.failures('n1') + changed_password.failures('n2')
+    restore = {'restore_confirm': PROJECT, 'restore_target_time': target, 'backup_hosts': 'data', **password}
 
     planned = run_on_cluster('playbooks/restore.yml', inventory, check=True, **restore)
     assert planned.rc == 0, planned.failures('n1') + planned.failures('n2')
@@ -610,7 +636,7 @@ def test_restore_yml_recovers_the_database_to_a_point_in_time_on_the_data_node_a
         try:
             an_hour_ago = time.time() - 3600
             os.utime(os.path.join(project.state_dir, PROJECT, 'deploy.lock'), (an_hour_ago, an_hour_ago))
-            rival = run_deploy_yml(inventory, '3.0.0', deploy_lock_stale_after=30)
+            rival = run_deploy_yml(inventory, '3.0.0', deploy_lock_stale_after=30, **password)
         finally:
             os.kill(pid, signal.SIGCONT)
     finally:
@@ -621,9 +647,9 @@ def test_restore_yml_recovers_the_database_to_a_point_in_time_on_the_data_node_a
     assert [row[0] for row in project.sql('SELECT body FROM facts ORDER BY id')] == ['a', 'b', 'kept']
     assert project.tasks('postgres') == {'n2': 1} and project.tasks('app') == {'n2': 1, 'n3': 1}
     assert edge_status(cluster, '/readyz') == '200'
-    assert leaked_secrets(run.stdout) == []
+    assert leaked_secrets(run.stdout) == [] and password['app_postgres_password'] not in run.stdout
 
-    again = run_deploy_yml(inventory, '2.0.0')
+    again = run_deploy_yml(inventory, '2.0.0', **password)
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
 
 
@@ -637,7 +663,12 @@ def wait_for_process(pattern, timeout, run):
         found[:] = [int(pid) for pid in listed]
         return bool(found)
 
-    wait_until(running, timeout, 'a process running ' + pattern.strip())
+    try:
+        wait_until(running, timeout, 'a process running ' + pattern.strip())
+    except AssertionError as exc:
+        run.terminate()
+        out, _err = run.communicate(timeout=60)
+        raise AssertionError('%s; the playbook so far:\n%s' % (exc, out[-6000:])) from None
     return found[0]
 
 

@@ -20,6 +20,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import time
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._common.clock import utc_now
@@ -40,7 +41,13 @@ STACK_LABEL = 'com.docker.stack.namespace'
 STACK_FILE = 'stack.json'
 # The Swarm config that keeps the project's key for its secrets' names (stack_render.secret_names).
 NAMES_KEY_CONFIG = '%s_secret-names-key'
-FAILED_UPDATES = ('paused', 'rollback_started', 'rollback_paused', 'rollback_completed')
+# How each end of a failed update is reported. While Swarm rolls back (rollback_started) the deploy
+# waits: it fails once the old definition is back, not while its tasks are still being replaced.
+FAILED_UPDATES = {
+    'paused': 'paused the update',
+    'rollback_completed': 'rolled back the update',
+    'rollback_paused': 'paused while rolling the update back',
+}
 
 
 class StackDeployError(DockerCLIError):
@@ -54,6 +61,28 @@ def with_hashes(stack):
         used = sorted(secrets[entry['source']]['name'] for entry in service.get('secrets', []))
         digest = hashlib.sha256(json.dumps([service, used], sort_keys=True).encode()).hexdigest()
         service['deploy'].setdefault('labels', {})[HASH_LABEL] = digest
+    return stack
+
+
+def keep_first_start_secrets(stack, current, project, keys):
+    """The secrets of keys that a running service mounts stay the Swarm secrets it started with (external).
+
+    current: the stack's services as Swarm has them. A service reads such a secret at its first start
+    only (PostgreSQL's password): a new name would restart it for nothing.
+    """
+    secrets = stack.get('secrets', {})
+    for key in keys:
+        if key not in secrets:
+            continue
+        prefix = '%s_%s_' % (project, key)
+        running = {
+            entry['SecretName']
+            for service in current.values()
+            for entry in service['Spec']['TaskTemplate'].get('ContainerSpec', {}).get('Secrets') or []
+            if re.fullmatch(re.escape(prefix) + '[0-9a-f]{12}', entry['SecretName'])
+        }
+        if len(running) == 1:
+            secrets[key] = {'name': running.pop(), 'external': True}
     return stack
 
 
@@ -89,9 +118,8 @@ def service_state(service, tasks, replicas, earlier_update=None):
         update = {}
     state = update.get('State')
     if state in FAILED_UPDATES:
-        verb = 'rolled back' if state.startswith('rollback') else 'paused'
-        return 'failed: Swarm %s the update (%s)' % (verb, update.get('Message') or 'no message')
-    if state == 'updating':
+        return 'failed: Swarm %s (%s)' % (FAILED_UPDATES[state], update.get('Message') or 'no message')
+    if state in ('updating', 'rollback_started'):
         return 'waiting'
     wanted = service['Spec']['TaskTemplate'].get('ContainerSpec')
     current = [
@@ -140,7 +168,7 @@ class StackDeploy:
         _rc, out, _err = self.cli.run(args + ['config', '--format', 'json', '--no-interpolate'])
         return json.loads(out)
 
-    def render(self):
+    def render(self, current):
         renderer = StackRender(
             self.project,
             self.params['placement'],
@@ -155,6 +183,7 @@ class StackDeploy:
             stack = renderer.render(self.compose_model())
         except (StackError, OSError) as exc:
             raise StackDeployError('the project cannot run as a Swarm stack: %s' % exc) from None
+        keep_first_start_secrets(stack, current, self.project, self.params['first_start_secrets'])
         return with_hashes(stack), renderer.notes
 
     def names_key(self):
@@ -179,8 +208,8 @@ class StackDeploy:
         return {s['Spec']['Name'][len(prefix) :]: s for s in services if s['Spec']['Name'].startswith(prefix)}
 
     def run(self):
-        stack, notes = self.render()
         current = self.running()
+        stack, notes = self.render(current)
         actions = plan(stack, {name: s['Spec'].get('Labels', {}).get(HASH_LABEL) for name, s in current.items()})
         services_change = any(action != 'unchanged' for action in actions.values())
         try:

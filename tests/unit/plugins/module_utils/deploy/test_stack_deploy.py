@@ -6,6 +6,7 @@ from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_deploy
     HASH_LABEL,
     STACK_LABEL,
     StackDeploy,
+    keep_first_start_secrets,
     last_task_error,
     plan,
     release_hash,
@@ -73,6 +74,14 @@ def test_an_update_in_progress_waits_and_a_reverted_one_fails():
     assert service_state(reverted, [task(), task()], 2) == 'failed: Swarm rolled back the update (rollback completed)'
     paused = service({'State': 'paused', 'StartedAt': 't2', 'Message': 'update paused due to failure'})
     assert service_state(paused, [], 2) == 'failed: Swarm paused the update (update paused due to failure)'
+    stuck = service({'State': 'rollback_paused', 'StartedAt': 't2', 'Message': 'rollback paused'})
+    assert service_state(stuck, [task()], 2) == 'failed: Swarm paused while rolling the update back (rollback paused)'
+
+
+def test_a_rollback_in_progress_waits_until_the_old_definition_is_back():
+    # The spec is the old one already, but its tasks are still being replaced: the deploy does not end yet.
+    rolling_back = service({'State': 'rollback_started', 'StartedAt': 't2', 'Message': 'update rolling back'})
+    assert service_state(rolling_back, [task(), task()], 2) == 'waiting'
 
 
 def test_the_state_of_an_earlier_update_is_not_this_deploys():
@@ -143,3 +152,23 @@ def test_a_check_run_plans_with_a_key_of_its_own_and_keeps_none():
 def test_a_key_made_by_another_run_in_between_is_the_one_used():
     engine = ConfigStore(made_in_between=b'o' * 32)
     assert names_key(engine) == b'o' * 32
+
+
+def running_service(*secret_names):
+    return {'Spec': {'TaskTemplate': {'ContainerSpec': {'Secrets': [{'SecretName': n} for n in secret_names]}}}}
+
+
+def test_a_running_service_keeps_the_first_start_secret_it_started_with():
+    rendered = {'secrets': {'postgres_password': {'name': 'p_postgres_password_bbbbbbbbbbbb', 'file': '/x'}}}
+    current = {'postgres': running_service('p_postgres_password_aaaaaaaaaaaa', 'p_other_cccccccccccc')}
+    kept = keep_first_start_secrets(rendered, current, 'p', ['postgres_password'])
+    assert kept['secrets'] == {'postgres_password': {'name': 'p_postgres_password_aaaaaaaaaaaa', 'external': True}}
+
+
+def test_first_start_secrets_of_a_stack_that_does_not_run_or_of_other_keys_are_the_new_ones():
+    new = {'postgres_password': {'name': 'p_postgres_password_bbbbbbbbbbbb', 'file': '/x'}}
+    assert keep_first_start_secrets({'secrets': dict(new)}, {}, 'p', ['postgres_password'])['secrets'] == new
+    # A key that only begins like it (postgres_password_old) is another secret.
+    current = {'postgres': running_service('p_postgres_password_old_aaaaaaaaaaaa')}
+    assert keep_first_start_secrets({'secrets': dict(new)}, current, 'p', ['postgres_password'])['secrets'] == new
+    assert keep_first_start_secrets({'secrets': dict(new)}, current, 'p', [])['secrets'] == new
