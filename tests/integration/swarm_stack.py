@@ -131,6 +131,7 @@ class Project:
             'app_postgres_image': 'auraspeak-offline/postgres:15',
             'app_redis_image': 'auraspeak-offline/redis:7.0',
             'app_edge_enabled': False,
+            'app_backend': 'swarm',
             **app_vars,
         }
         os.makedirs(self.directory, exist_ok=True)

@@ -479,25 +479,40 @@ def test_deploy_yml_spreads_tasks_left_on_one_node_under_load_and_a_second_run_c
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
 
 
-def test_a_new_postgres_password_goes_live_under_load_without_restarting_postgresql(project):
-    """The login alternates to the second role, which takes the new password first, in PostgreSQL's running task."""
+def test_new_postgres_and_redis_passwords_go_live_under_load_and_neither_restarts(project):
+    """The running tasks take the new passwords (PostgreSQL: the second login role; Redis: a second password).
+
+    Redis keeps the redis.conf it started with; a Redis task that starts again takes the live password from
+    its ACL file.
+    """
+    cluster = project.cluster
     inventory = write_deploy_inventory(project, app_edge_enabled=True, app_cluster_network=NETWORK)
-    postgres_tasks = project.task_ids('postgres')
-    new_password = SECRETS[1] + '-new'
-    # /readyz asks PostgreSQL (and Redis) at every request.
-    run, report = under_load(
-        lambda: run_deploy_yml(inventory, '2.0.0', app_postgres_password=new_password), path='/readyz'
-    )
+    data_tasks = {service: project.task_ids(service) for service in ('postgres', 'redis')}
+    passwords = {'app_postgres_password': SECRETS[1] + '-new', 'app_redis_password': SECRETS[2] + '-new'}
+    # /readyz asks PostgreSQL and Redis at every request.
+    run, report = under_load(lambda: run_deploy_yml(inventory, '2.0.0', **passwords), path='/readyz')
     assert run.rc == 0, run.failures('n1') + run.failures('n2')
     assert report['failed'] == 0, json.dumps(report)
-    assert project.task_ids('postgres') == postgres_tasks
+    assert {service: project.task_ids(service) for service in data_tasks} == data_tasks
     with open(os.path.join(project.directory, 'postgres-login'), encoding='utf-8') as handle:
         assert handle.read() == 'app_alt\n'
     assert project.sql("SELECT rolname FROM pg_roles WHERE rolname LIKE 'app%' ORDER BY 1") == [['app'], ['app_alt']]
-    assert edge_status(project.cluster, '/readyz') == '200'
-    assert new_password not in run.stdout and leaked_secrets(run.stdout) == []
+    assert edge_status(cluster, '/readyz') == '200'
+    assert [password for password in passwords.values() if password in run.stdout] == []
+    assert leaked_secrets(run.stdout) == []
 
-    again = run_deploy_yml(inventory, '2.0.0', app_postgres_password=new_password)
+    # Swarm starts a killed Redis task again from its old redis.conf: the app still logs in.
+    n2 = cluster.node('n2')
+    [redis] = n2.docker('ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s_redis' % PROJECT).stdout.split()
+    n2.docker('kill', redis)
+
+    def restarted():
+        return project.task_ids('redis') not in ([], data_tasks['redis']) and project.tasks('redis') == {'n2': 1}
+
+    wait_until(restarted, 90, 'Swarm to start Redis again')
+    wait_until(lambda: edge_status(cluster, '/readyz') == '200', 60, 'the app to log in to the restarted Redis')
+
+    again = run_deploy_yml(inventory, '2.0.0', **passwords)
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
 
 

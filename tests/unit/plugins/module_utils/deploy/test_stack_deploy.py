@@ -1,6 +1,7 @@
 """What stack_deploy decides from the engine's view of the stack: the plan, and when a service has converged."""
 
 import base64
+import copy
 
 from ansible_collections.auraspeak.ops.plugins.module_utils._deploy.stack_deploy import (
     HASH_LABEL,
@@ -172,3 +173,13 @@ def test_first_start_secrets_of_a_stack_that_does_not_run_or_of_other_keys_are_t
     current = {'postgres': running_service('p_postgres_password_old_aaaaaaaaaaaa')}
     assert keep_first_start_secrets({'secrets': dict(new)}, current, 'p', ['postgres_password'])['secrets'] == new
     assert keep_first_start_secrets({'secrets': dict(new)}, current, 'p', [])['secrets'] == new
+
+
+def test_a_first_start_secret_from_a_bind_mounted_file_is_kept_and_a_dot_in_its_key_matches_only_a_dot():
+    # Redis's redis.conf: the stack's key for a bind-mounted file is <service>_<basename>.
+    rendered = {'secrets': {'redis_redis.conf': {'name': 'p_redis_redis.conf_bbbbbbbbbbbb', 'file': '/x'}}}
+    current = {'redis': running_service('p_redis_redis.conf_aaaaaaaaaaaa')}
+    kept = keep_first_start_secrets(copy.deepcopy(rendered), current, 'p', ['redis_redis.conf'])
+    assert kept['secrets'] == {'redis_redis.conf': {'name': 'p_redis_redis.conf_aaaaaaaaaaaa', 'external': True}}
+    other = {'redis': running_service('p_redis_redisXconf_aaaaaaaaaaaa')}
+    assert keep_first_start_secrets(copy.deepcopy(rendered), other, 'p', ['redis_redis.conf']) == rendered
