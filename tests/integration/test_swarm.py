@@ -479,32 +479,59 @@ def test_deploy_yml_spreads_tasks_left_on_one_node_under_load_and_a_second_run_c
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
 
 
+def redis_container(project):
+    """The container of Redis's task on the data node n2."""
+    n2 = project.cluster.node('n2')
+    [redis] = n2.docker('ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s_redis' % PROJECT).stdout.split()
+    return redis
+
+
+def redis_cli(project, password, *args):
+    """redis-cli in Redis's task on the data node n2, logged in with password."""
+    auth = 'REDISCLI_AUTH=' + password
+    return (
+        project.cluster.node('n2')
+        .docker('exec', '-e', auth, redis_container(project), 'redis-cli', *args)
+        .stdout.strip()
+    )
+
+
 def test_new_postgres_and_redis_passwords_go_live_under_load_and_neither_restarts(project):
     """The running tasks take the new passwords (PostgreSQL: the second login role; Redis: a second password).
 
     Redis keeps the redis.conf it started with; a Redis task that starts again takes the live password from
-    its ACL file.
+    its ACL file. The same deploy deletes the Redis keys of the cache invalidation pattern.
     """
     cluster = project.cluster
     inventory = write_deploy_inventory(project, app_edge_enabled=True, app_cluster_network=NETWORK)
     data_tasks = {service: project.task_ids(service) for service in ('postgres', 'redis')}
     passwords = {'app_postgres_password': SECRETS[1] + '-new', 'app_redis_password': SECRETS[2] + '-new'}
+    invalidation = {'app_cache_invalidation_enabled': True, 'app_cache_invalidation_redis_patterns': ['notes:*']}
+
+    # The invalidation command runs in a one-off compose container, which Swarm has not: refused.
+    refused = run_deploy_yml(inventory, '2.0.0', app_cache_invalidation_command=['true'], **invalidation)
+    assert refused.rc != 0 and refused.host_stats('n1')['changed'] == 0
+    assert any('app_cache_invalidation_command is set' in m for m in refused.failures('n1')), refused.failures('n1')
+
+    # Keys as the app's caches have them: those of the pattern go after the switch, the others stay.
+    for key in ('notes:list', 'notes:7', 'sessions:7'):
+        assert redis_cli(project, SECRETS[2], 'set', key, 'cached') == 'OK'
     # /readyz asks PostgreSQL and Redis at every request.
-    run, report = under_load(lambda: run_deploy_yml(inventory, '2.0.0', **passwords), path='/readyz')
+    run, report = under_load(lambda: run_deploy_yml(inventory, '2.0.0', **passwords, **invalidation), path='/readyz')
     assert run.rc == 0, run.failures('n1') + run.failures('n2')
     assert report['failed'] == 0, json.dumps(report)
     assert {service: project.task_ids(service) for service in data_tasks} == data_tasks
     with open(os.path.join(project.directory, 'postgres-login'), encoding='utf-8') as handle:
         assert handle.read() == 'app_alt\n'
     assert project.sql("SELECT rolname FROM pg_roles WHERE rolname LIKE 'app%' ORDER BY 1") == [['app'], ['app_alt']]
+    assert redis_cli(project, passwords['app_redis_password'], 'exists', 'notes:list', 'notes:7', 'sessions:7') == '1'
+    assert redis_cli(project, passwords['app_redis_password'], 'exists', 'sessions:7') == '1'
     assert edge_status(cluster, '/readyz') == '200'
     assert [password for password in passwords.values() if password in run.stdout] == []
     assert leaked_secrets(run.stdout) == []
 
     # Swarm starts a killed Redis task again from its old redis.conf: the app still logs in.
-    n2 = cluster.node('n2')
-    [redis] = n2.docker('ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s_redis' % PROJECT).stdout.split()
-    n2.docker('kill', redis)
+    cluster.node('n2').docker('kill', redis_container(project))
 
     def restarted():
         return project.task_ids('redis') not in ([], data_tasks['redis']) and project.tasks('redis') == {'n2': 1}
@@ -512,7 +539,7 @@ def test_new_postgres_and_redis_passwords_go_live_under_load_and_neither_restart
     wait_until(restarted, 90, 'Swarm to start Redis again')
     wait_until(lambda: edge_status(cluster, '/readyz') == '200', 60, 'the app to log in to the restarted Redis')
 
-    again = run_deploy_yml(inventory, '2.0.0', **passwords)
+    again = run_deploy_yml(inventory, '2.0.0', **passwords, **invalidation)
     assert again.rc == 0 and again.host_stats('n1')['changed'] == 0, again.stdout[-3000:]
 
 
